@@ -1,0 +1,145 @@
+// One TCP connection: frames in, requests answered one at a time in arrival order, responses
+// out through an outbox that honours backpressure. It owns the connection's session (its
+// SQLite handles), opened on the first QUERY and ended when the connection closes.
+
+import type { Socket } from "bun";
+import type { Deletions } from "./deletions";
+import { listDatabases } from "./folder";
+import { encodeFrame, FrameParser, FrameTooLargeError } from "./frame-parser";
+import { log } from "./log";
+import { parseBody, toCommand, GenericError, type Command } from "./request";
+import * as responses from "./responses";
+import type { Semaphore } from "./semaphore";
+import { WorkerCrashedError, type Session, type WorkerPool } from "./worker-pool";
+
+/** What every connection shares. */
+export interface ServerContext {
+  /** The databases folder's real path. */
+  folder: string;
+  maxPacketBytes: number;
+  /** Caps how many statements execute at once across all connections. */
+  statements: Semaphore;
+  pool: WorkerPool;
+  deletions: Deletions;
+}
+
+const decoder = new TextDecoder("utf-8"); // not fatal: invalid UTF-8 becomes U+FFFD
+
+export class Connection {
+  readonly #socket: Socket<Connection>;
+  readonly #context: ServerContext;
+  readonly #parser: FrameParser;
+  readonly #requests: string[] = [];
+  #requestHead = 0;
+  #answering = false;
+  #closed = false;
+  #session: Session | null = null;
+  /** Response bytes the socket has not taken yet, oldest first. */
+  #outbox: Uint8Array[] = [];
+
+  constructor(socket: Socket<Connection>, context: ServerContext) {
+    this.#socket = socket;
+    this.#context = context;
+    this.#parser = new FrameParser(context.maxPacketBytes, (body) => this.#requests.push(decoder.decode(body)));
+  }
+
+  get peer(): string {
+    return this.#socket.remoteAddress;
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.#closed) return;
+    try {
+      this.#parser.push(chunk);
+    } catch (error) {
+      if (!(error instanceof FrameTooLargeError)) throw error;
+      log.warn(`closing ${this.peer}: ${error.message}`);
+      this.#close();
+      return;
+    }
+    if (!this.#answering) void this.#answerAll();
+  }
+
+  onDrain(): void {
+    while (this.#outbox.length > 0) {
+      const head = this.#outbox[0]!;
+      const written = Math.max(0, this.#socket.write(head));
+      if (written < head.length) {
+        this.#outbox[0] = head.subarray(written);
+        return;
+      }
+      this.#outbox.shift();
+    }
+  }
+
+  onClose(): void {
+    this.#closed = true;
+    this.#session?.end();
+    this.#session = null;
+  }
+
+  async #answerAll(): Promise<void> {
+    this.#answering = true;
+    try {
+      while (!this.#closed && this.#requestHead < this.#requests.length) {
+        const raw = this.#requests[this.#requestHead]!;
+        this.#requests[this.#requestHead++] = "";
+        if (this.#requestHead === this.#requests.length) {
+          this.#requests.length = 0;
+          this.#requestHead = 0;
+        }
+        const response = await this.#answer(raw);
+        if (!this.#closed) this.#send(encodeFrame(response));
+      }
+    } catch (error) {
+      // A Worker that died took this connection's session with it: its transaction and
+      // TEMP state are gone, so carrying on silently would be wrong. Close the connection.
+      if (!(error instanceof WorkerCrashedError)) throw error;
+      log.error(`closing ${this.peer}: ${error.message}`);
+      this.#close();
+    } finally {
+      this.#answering = false;
+    }
+  }
+
+  async #answer(raw: string): Promise<string> {
+    const parsed = parseBody(raw);
+    if (!parsed.ok) return responses.genericError(GenericError.INVALID_FORMAT, raw, parsed.message);
+    const command = toCommand(parsed.value, raw);
+    if (!command.ok) return responses.genericError(command.code, command.request);
+    return this.#run(command.command);
+  }
+
+  async #run(command: Command): Promise<string> {
+    const context = this.#context;
+    switch (command.kind) {
+      case "list":
+        return responses.list(await listDatabases(context.folder));
+      case "deleteDb":
+        return (await context.deletions.delete(command.db)) ? responses.RESULT_OK : responses.RESULT_ERROR;
+      case "query": {
+        this.#session ??= context.pool.openSession();
+        using _permit = await context.statements.acquire();
+        // The check and the dispatch must be in one synchronous step (see deletions.ts).
+        while (context.deletions.isRunning(command.db)) await context.deletions.finished(command.db);
+        const reply = await this.#session.query(command.db, command.sql);
+        return responses.queryResponse(reply, command.request);
+      }
+    }
+  }
+
+  /** One write per response; what the socket does not take waits for `drain`. */
+  #send(frame: Uint8Array): void {
+    if (this.#outbox.length > 0) {
+      this.#outbox.push(frame);
+      return;
+    }
+    const written = Math.max(0, this.#socket.write(frame));
+    if (written < frame.length) this.#outbox.push(frame.subarray(written));
+  }
+
+  #close(): void {
+    this.#socket.end();
+    this.onClose();
+  }
+}

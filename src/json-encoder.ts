@@ -1,0 +1,123 @@
+// Compact JSON output, byte-identical to the C++ server's JSON library: object keys in
+// ascending UTF-8 byte order at every depth, REALs formatted so they always read back as
+// floats, INTEGERs (bigint) exact to 64 bits.
+
+/** A parsed JSON number, kept as the text the C++ server would print for it. */
+export class JsonNumber {
+  constructor(readonly text: string) {}
+}
+
+export type JsonValue = null | boolean | string | JsonNumber | JsonValue[] | JsonObject;
+/** A null-prototype object, so that any key ("__proto__" too) is an own property. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A value as bun:sqlite returns it with safeIntegers: INTEGER, REAL, TEXT, BLOB, NULL. */
+export type SqlValue = bigint | number | string | Uint8Array | null;
+
+/**
+ * Compares strings by Unicode code point, which is UTF-8 byte order. Plain `<` compares
+ * UTF-16 code units and puts U+E000..U+FFFF after astral characters; this does not.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // Move surrogates (astral code points) above U+E000..U+FFFF.
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+export const encodeString: (s: string) => string = JSON.stringify;
+
+/**
+ * Formats a double as the C++ server does. With d1..dk the shortest round-trip digits and
+ * value = 0.d1..dk × 10^n: plain notation with a forced ".0" up to 15 integer digits,
+ * "0.000ddd" down to n = -3, exponent form (two exponent digits at least) beyond.
+ */
+export function formatReal(x: number): string {
+  if (!Number.isFinite(x)) return "null";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const sign = x < 0 ? "-" : "";
+  const shortest = Math.abs(x).toString(); // "123.45", "0.0001", "1.5e-7", "1e+21"
+  const e = shortest.indexOf("e");
+  const mantissa = e < 0 ? shortest : shortest.slice(0, e);
+  const exponent = e < 0 ? 0 : Number(shortest.slice(e + 1));
+  const dot = mantissa.indexOf(".");
+  const intPart = dot < 0 ? mantissa : mantissa.slice(0, dot);
+  let digits = dot < 0 ? mantissa : intPart + mantissa.slice(dot + 1);
+  let n = intPart.length + exponent;
+  let lead = 0;
+  while (digits.charCodeAt(lead) === 48) lead++;
+  n -= lead;
+  digits = digits.slice(lead).replace(/0+$/, "");
+  const k = digits.length;
+  if (k <= n && n <= 15) return sign + digits + "0".repeat(n - k) + ".0";
+  if (0 < n && n <= 15) return sign + digits.slice(0, n) + "." + digits.slice(n);
+  if (-4 < n && n <= 0) return sign + "0." + "0".repeat(-n) + digits;
+  const exp = n - 1;
+  const fraction = k > 1 ? "." + digits.slice(1) : "";
+  const expSign = exp < 0 ? "-" : "+";
+  const expDigits = String(Math.abs(exp)).padStart(2, "0");
+  return sign + digits[0] + fraction + "e" + expSign + expDigits;
+}
+
+/** Encodes a parsed request for echoing back: keys sorted at every depth. */
+export function encodeJson(value: JsonValue): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return encodeString(value);
+  if (typeof value === "boolean") return value ? "true" : "false";
+  if (value instanceof JsonNumber) return value.text;
+  if (Array.isArray(value)) return "[" + value.map(encodeJson).join(",") + "]";
+  const keys = Object.keys(value).sort(compareUtf8);
+  return "{" + keys.map((k) => encodeString(k) + ":" + encodeJson(value[k]!)).join(",") + "}";
+}
+
+export function encodeSqlValue(value: SqlValue): string {
+  switch (typeof value) {
+    case "bigint":
+      return value.toString();
+    case "number":
+      return formatReal(value);
+    case "string":
+      return encodeString(value);
+  }
+  if (value === null) return "null";
+  return "\"X'" + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") + "'\"";
+}
+
+/**
+ * For each distinct column name, in sorted order, the text before its value (`{"a":` or
+ * `,"b":`) and the index of the column that supplies it (the last one, for duplicates).
+ * Built once per statement so that encoding a row sorts nothing.
+ */
+export function rowLayout(columns: readonly string[]): { prefixes: string[]; indexes: number[] } {
+  const lastIndex = new Map<string, number>();
+  columns.forEach((name, i) => lastIndex.set(name, i));
+  const names = [...lastIndex.keys()].sort(compareUtf8);
+  return {
+    prefixes: names.map((name, i) => (i === 0 ? "{" : ",") + encodeString(name) + ":"),
+    indexes: names.map((name) => lastIndex.get(name)!),
+  };
+}
+
+/** The QUERY success body: `{"columns":[…],"data":[{…},…]}`. */
+export function encodeRows(columns: readonly string[], rows: readonly (readonly SqlValue[])[]): string {
+  const { prefixes, indexes } = rowLayout(columns);
+  const width = indexes.length;
+  let out = '{"columns":' + JSON.stringify(columns) + ',"data":[';
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r]!;
+    if (r > 0) out += ",";
+    if (width === 0) out += "{";
+    for (let c = 0; c < width; c++) out += prefixes[c]! + encodeSqlValue(row[indexes[c]!]!);
+    out += "}";
+  }
+  return out + "]}";
+}

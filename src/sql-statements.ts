@@ -1,0 +1,106 @@
+// Finds the first SQL statement of a query text. bun:sqlite's prepare() silently ignores
+// everything after the first statement, but the protocol runs exactly one statement and must
+// reject "SELECT 1; SELECT 2". A tokenizer that knows strings, quoted identifiers and
+// comments finds the `;` that ends a statement; CREATE TRIGGER bodies, whose inner
+// statements end in `;` too, end only at a `;` that follows `; END` (as sqlite3_complete).
+
+export interface FirstStatement {
+  /** Offset of the statement's first token (leading blanks, comments and `;` skipped). */
+  start: number;
+  /** Offset just past the statement (past its `;`, if it has one). */
+  end: number;
+  /** Whether anything other than blanks, comments and `;` follows it. */
+  more: boolean;
+}
+
+type Token = { kind: "semi" | "word" | "other"; start: number; end: number };
+
+/** The first statement, or null when the text holds only blanks, comments and `;`. */
+export function firstStatement(sql: string): FirstStatement | null {
+  const tokens = tokenize(sql);
+  let next = tokens.next();
+  while (!next.done && next.value.kind === "semi") next = tokens.next();
+  if (next.done) return null;
+  const start = next.value.start;
+
+  const words: string[] = []; // the statement's first few keywords, to spot CREATE TRIGGER
+  let trigger = false;
+  let previous: string[] = []; // the last two significant tokens, upper-cased
+  let end = sql.length;
+  for (; !next.done; next = tokens.next()) {
+    const token = next.value;
+    const text = token.kind === "semi" ? ";" : sql.slice(token.start, token.end).toUpperCase();
+    if (words.length < 4 && token.kind === "word") {
+      words.push(text);
+      trigger = isCreateTrigger(words);
+    }
+    if (token.kind === "semi" && (!trigger || (previous[1] === "END" && previous[0] === ";"))) {
+      end = token.end;
+      break;
+    }
+    previous = [previous[1] ?? "", text];
+  }
+  for (next = tokens.next(); !next.done; next = tokens.next()) {
+    if (next.value.kind !== "semi") return { start, end, more: true };
+  }
+  return { start, end, more: false };
+}
+
+function isCreateTrigger(words: string[]): boolean {
+  let i = 0;
+  if (words[i] === "EXPLAIN") i++;
+  if (words[i] === "QUERY" && words[i + 1] === "PLAN") i += 2;
+  if (words[i++] !== "CREATE") return false;
+  if (words[i] === "TEMP" || words[i] === "TEMPORARY") i++;
+  return words[i] === "TRIGGER";
+}
+
+const WORD_START = /[A-Za-z_\u0080-\uffff]/;
+const WORD = /[A-Za-z0-9_$\u0080-\uffff]*/y;
+const CLOSING: Record<string, string> = { "'": "'", '"': '"', "`": "`", "[": "]" };
+
+/** Significant tokens only: blanks and comments are dropped. */
+function* tokenize(sql: string): Generator<Token> {
+  let i = 0;
+  while (i < sql.length) {
+    const c = sql[i]!;
+    const start = i;
+    if (c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f") {
+      i++;
+    } else if (c === "-" && sql[i + 1] === "-") {
+      const newline = sql.indexOf("\n", i);
+      i = newline < 0 ? sql.length : newline + 1;
+    } else if (c === "/" && sql[i + 1] === "*") {
+      const close = sql.indexOf("*/", i + 2);
+      i = close < 0 ? sql.length : close + 2;
+    } else if (c in CLOSING) {
+      i = skipQuoted(sql, i, CLOSING[c]!);
+      yield { kind: "other", start, end: i };
+    } else if (c === ";") {
+      i++;
+      yield { kind: "semi", start, end: i };
+    } else if (WORD_START.test(c)) {
+      WORD.lastIndex = i + 1;
+      WORD.exec(sql);
+      i = WORD.lastIndex;
+      yield { kind: "word", start, end: i };
+    } else {
+      i++;
+      yield { kind: "other", start, end: i };
+    }
+  }
+}
+
+/** Past the closing quote; a doubled quote ('it''s') is an escaped one. */
+function skipQuoted(sql: string, at: number, close: string): number {
+  let i = at + 1;
+  for (;;) {
+    const found = sql.indexOf(close, i);
+    if (found < 0) return sql.length;
+    if (close !== "]" && sql[found + 1] === close) {
+      i = found + 2;
+      continue;
+    }
+    return found + 1;
+  }
+}
