@@ -1,0 +1,139 @@
+// The statement cap (--workers), the rule that a waiting or slow statement holds up no other
+// connection while the cap is not reached, DELETE_DB against live handles, and many clients.
+
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { connect, query, startServer, type Client } from "./harness";
+
+const EMPTY = '{"columns":[],"data":[]}';
+
+/** Resolves with the labels of the responses, in the order they arrived. */
+function arrivalOrder(requests: [string, Promise<string>][]): Promise<string[]> {
+  const order: string[] = [];
+  return Promise.all(requests.map(([label, response]) => response.then(() => order.push(label)))).then(() => order);
+}
+
+/** A connection holding the write lock on `db` (BEGIN EXCLUSIVE, committed by the caller). */
+async function lockHolder(port: number, db: string): Promise<Client> {
+  const holder = await connect(port);
+  expect(await holder.request(query(db, "CREATE TABLE IF NOT EXISTS t(v)"))).toBe(EMPTY);
+  expect(await holder.request(query(db, "BEGIN EXCLUSIVE"))).toBe(EMPTY);
+  return holder;
+}
+
+/** Waits until the server has certainly read what `client` sent before it. */
+async function roundTrip(port: number): Promise<void> {
+  await using probe = await connect(port);
+  await probe.request('{"cmd":"LIST"}');
+}
+
+describe("concurrency", () => {
+  test("a statement waiting on a lock holds up no other connection while permits are free", async () => {
+    await using server = await startServer(["--workers", "2", "--busy-timeout", "2000"]);
+    await using holder = await lockHolder(server.port, "locked.db");
+    await using waiter = await connect(server.port);
+    await using other = await connect(server.port);
+    const waiting = waiter.request(query("locked.db", "INSERT INTO t VALUES (1)"));
+    await roundTrip(server.port);
+    const fast = other.request(query("other.db", "SELECT 1 AS one"));
+    expect(await fast).toBe('{"columns":["one"],"data":[{"one":1}]}');
+    // The waiter is still waiting: release it, and it succeeds.
+    expect(await holder.request(query("locked.db", "COMMIT"))).toBe(EMPTY);
+    expect(await waiting).toBe(EMPTY);
+  });
+
+  test("a slow statement holds up no other connection while permits are free", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using slow = await connect(server.port);
+    await using other = await connect(server.port);
+    const heavy = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < 3000000) SELECT COUNT(*) AS n FROM c";
+    const order = arrivalOrder([
+      ["slow", slow.request(query("slow.db", heavy))],
+      ["fast", roundTrip(server.port).then(() => other.request(query("fast.db", "SELECT 1")))],
+    ]);
+    expect(await order).toEqual(["fast", "slow"]);
+  });
+
+  test("at most --workers statements execute at once; the next waits for a permit", async () => {
+    // Two writers wait on a lock and hold both permits until their busy timeout ends;
+    // a third, trivial statement on another database must wait for one of them to end.
+    await using server = await startServer(["--workers", "2", "--busy-timeout", "700"]);
+    await using holder = await lockHolder(server.port, "cap.db");
+    await using w1 = await connect(server.port);
+    await using w2 = await connect(server.port);
+    await using third = await connect(server.port);
+    const first = w1.request(query("cap.db", "INSERT INTO t VALUES (1)"));
+    const second = w2.request(query("cap.db", "INSERT INTO t VALUES (2)"));
+    await roundTrip(server.port);
+    const order = arrivalOrder([
+      ["w1", first],
+      ["w2", second],
+      ["third", third.request(query("free.db", "SELECT 1"))],
+    ]);
+    expect((await order)[0]).not.toBe("third");
+    expect(JSON.parse(await first)).toMatchObject({ error_code: 5, error_message: "database is locked" });
+    expect(JSON.parse(await second)).toMatchObject({ error_code: 5 });
+    await holder.request(query("cap.db", "COMMIT"));
+  });
+
+  test("with one more permit, the same third statement does not wait", async () => {
+    await using server = await startServer(["--workers", "3", "--busy-timeout", "1500"]);
+    await using holder = await lockHolder(server.port, "cap.db");
+    await using w1 = await connect(server.port);
+    await using w2 = await connect(server.port);
+    await using third = await connect(server.port);
+    const first = w1.request(query("cap.db", "INSERT INTO t VALUES (1)"));
+    const second = w2.request(query("cap.db", "INSERT INTO t VALUES (2)"));
+    await roundTrip(server.port);
+    const order = arrivalOrder([
+      ["w1", first],
+      ["w2", second],
+      ["third", third.request(query("free.db", "SELECT 1"))],
+    ]);
+    await holder.request(query("cap.db", "COMMIT"));
+    expect((await order)[0]).toBe("third");
+  });
+
+  test("DELETE_DB closes other connections' handles and removes the sidecars", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using owner = await connect(server.port);
+    await using deleter = await connect(server.port);
+    await owner.request(query("gone.db", "CREATE TABLE t(v)"));
+    await owner.request(query("gone.db", "INSERT INTO t VALUES ('committed')"));
+    await owner.request(query("gone.db", "BEGIN"));
+    await owner.request(query("gone.db", "INSERT INTO t VALUES ('open')"));
+    expect(existsSync(join(server.folder, "gone.db-wal"))).toBe(true);
+
+    expect(await deleter.request('{"cmd":"DELETE_DB","db":"gone.db"}')).toBe('{"result":"ok"}');
+    expect(readdirSync(server.folder).filter((f) => f.startsWith("gone.db"))).toEqual([]);
+
+    // The owner's next statement opens a new, empty database: nothing old comes back.
+    expect(JSON.parse(await owner.request(query("gone.db", "SELECT * FROM t")))).toMatchObject({
+      error_code: 1,
+      error_message: "no such table: t",
+    });
+    expect(await deleter.request('{"cmd":"DELETE_DB","db":"gone.db"}')).toBe('{"result":"ok"}');
+    expect(await deleter.request('{"cmd":"DELETE_DB","db":"gone.db"}')).toBe('{"result":"error"}');
+  });
+
+  test("200 connections at once, each with its own session", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    const clients = await Promise.all(Array.from({ length: 200 }, () => connect(server.port)));
+    try {
+      await clients[0]!.request(query("many.db", "CREATE TABLE t(id INTEGER)"));
+      const answers = await Promise.all(
+        clients.map(async (client, i) => {
+          await client.request(query("many.db", "BEGIN"));
+          await client.request(query("many.db", `CREATE TEMP TABLE mine AS SELECT ${i} AS id`));
+          await client.request(query("many.db", "COMMIT"));
+          return client.request(query("many.db", "SELECT id FROM mine"));
+        }),
+      );
+      answers.forEach((answer, i) => expect(answer).toBe(`{"columns":["id"],"data":[{"id":${i}}]}`));
+    } finally {
+      for (const client of clients) client.close();
+      await Promise.all(clients.map((c) => c.closed));
+    }
+  }, 60_000);
+});

@@ -1,0 +1,90 @@
+// Each connection is one SQLite session: transactions span requests, TEMP tables and
+// PRAGMAs are its own, and closing it releases everything it held.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { connect, query, startServer, type Server } from "./harness";
+
+const EMPTY = '{"columns":[],"data":[]}';
+let server: Server;
+beforeAll(async () => {
+  server = await startServer(["--workers", "2", "--busy-timeout", "200"]);
+});
+afterAll(async () => {
+  await server[Symbol.asyncDispose]();
+});
+
+const count = async (client: { request(b: string): Promise<string> }, db: string) =>
+  JSON.parse(await client.request(query(db, "SELECT COUNT(*) AS n FROM t"))).data[0].n;
+
+describe("sessions", () => {
+  test("a transaction spans requests and is invisible to other connections until COMMIT", async () => {
+    await using a = await connect(server.port);
+    await using b = await connect(server.port);
+    expect(await a.request(query("tx.db", "CREATE TABLE t(id INTEGER)"))).toBe(EMPTY);
+    expect(await a.request(query("tx.db", "BEGIN"))).toBe(EMPTY);
+    expect(await a.request(query("tx.db", "INSERT INTO t VALUES (1),(2)"))).toBe(EMPTY);
+    expect(await count(a, "tx.db")).toBe(2);
+    expect(await count(b, "tx.db")).toBe(0);
+    expect(await a.request(query("tx.db", "COMMIT"))).toBe(EMPTY);
+    expect(await count(b, "tx.db")).toBe(2);
+  });
+
+  test("TEMP tables and PRAGMAs belong to one connection", async () => {
+    await using a = await connect(server.port);
+    await using b = await connect(server.port);
+    await a.request(query("temp.db", "CREATE TEMP TABLE scratch(v)"));
+    await a.request(query("temp.db", "PRAGMA cache_size=-1234"));
+    expect(await a.request(query("temp.db", "SELECT COUNT(*) AS n FROM scratch"))).toBe('{"columns":["n"],"data":[{"n":0}]}');
+    expect(JSON.parse(await b.request(query("temp.db", "SELECT COUNT(*) AS n FROM scratch")))).toMatchObject({
+      error_code: 1,
+      error_message: "no such table: scratch",
+    });
+    expect(await a.request(query("temp.db", "PRAGMA cache_size"))).toBe('{"columns":["cache_size"],"data":[{"cache_size":-1234}]}');
+    expect(await b.request(query("temp.db", "PRAGMA cache_size"))).not.toContain("-1234");
+  });
+
+  test("every handle is tuned: WAL, busy_timeout from the flag, synchronous=NORMAL, foreign_keys off", async () => {
+    await using a = await connect(server.port);
+    expect(await a.request(query("tune.db", "PRAGMA journal_mode"))).toBe('{"columns":["journal_mode"],"data":[{"journal_mode":"wal"}]}');
+    expect(await a.request(query("tune.db", "PRAGMA busy_timeout"))).toBe('{"columns":["timeout"],"data":[{"timeout":200}]}');
+    expect(await a.request(query("tune.db", "PRAGMA synchronous"))).toBe('{"columns":["synchronous"],"data":[{"synchronous":1}]}');
+    expect(await a.request(query("tune.db", "PRAGMA foreign_keys"))).toBe('{"columns":["foreign_keys"],"data":[{"foreign_keys":0}]}');
+  });
+
+  test("a connection that drops mid-transaction rolls back and releases its lock", async () => {
+    await using setup = await connect(server.port);
+    await setup.request(query("drop.db", "CREATE TABLE t(id INTEGER)"));
+    {
+      await using holder = await connect(server.port);
+      await holder.request(query("drop.db", "BEGIN IMMEDIATE"));
+      await holder.request(query("drop.db", "INSERT INTO t VALUES (1)"));
+      // While it holds the write lock, another writer times out (busy_timeout 200 ms).
+      expect(JSON.parse(await setup.request(query("drop.db", "INSERT INTO t VALUES (2)")))).toMatchObject({ error_code: 5 });
+    } // the holder disconnects here
+    // The next write must succeed once the server has closed the holder's handle.
+    let response = "";
+    for (let attempt = 0; attempt < 50; attempt++) {
+      response = await setup.request(query("drop.db", "INSERT INTO t VALUES (3)"));
+      if (response === EMPTY) break;
+    }
+    expect(response).toBe(EMPTY);
+    expect(await count(setup, "drop.db")).toBe(1); // the holder's row was rolled back
+  });
+
+  test("last_insert_rowid() and changes() carry across requests", async () => {
+    await using a = await connect(server.port);
+    await a.request(query("rowid.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    await a.request(query("rowid.db", "INSERT INTO t(v) VALUES ('a'),('b')"));
+    expect(await a.request(query("rowid.db", "SELECT last_insert_rowid() AS id, changes() AS c"))).toBe(
+      '{"columns":["id","c"],"data":[{"c":2,"id":2}]}',
+    );
+  });
+
+  test("a new database file is created in the folder on first QUERY", async () => {
+    await using a = await connect(server.port);
+    await a.request(query("fresh.db", "SELECT 1"));
+    expect(existsSync(join(server.folder, "fresh.db"))).toBe(true);
+  });
+});
