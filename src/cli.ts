@@ -56,7 +56,7 @@ export function parseCommandLine(argv: readonly string[]): CliOutcome {
   const program = buildProgram().configureOutput({
     writeOut: (text) => (stdout += text),
     writeErr: (text) => (stderr += text),
-    outputError: (text, write) => write(text.split("\n")[0] + "\n"),
+    outputError: (text, write) => write(oneLine(text.replace(/^error: /, ""))),
   });
   try {
     program.parse(argv, { from: "user" });
@@ -69,7 +69,7 @@ export function parseCommandLine(argv: readonly string[]): CliOutcome {
     if (options.config !== undefined) return { kind: "run", settings: loadConfigFile(options.config) };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    return { kind: "exit", status: 1, stdout, stderr: `error: ${error.message}\n` };
+    return { kind: "exit", status: 1, stdout, stderr: oneLine(error.message) };
   }
   return {
     kind: "run",
@@ -84,6 +84,11 @@ export function parseCommandLine(argv: readonly string[]): CliOutcome {
       ipWhitelist: splitList(options.ipWhitelist),
     },
   };
+}
+
+/** Start-up errors are one line on stderr, prefixed with the program name. */
+export function oneLine(message: string): string {
+  return `sqlite3-server: ${message.split("\n")[0]}\n`;
 }
 
 function splitList(list: string): string[] {

@@ -52,7 +52,8 @@ export function loadConfigFile(path: string): Settings {
   try {
     text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(`cannot read config file ${path}: ${code === "ENOENT" ? "no such file" : (code ?? error)}`);
   }
   let json: unknown;
   try {
@@ -64,7 +65,7 @@ export function loadConfigFile(path: string): Settings {
   if (!result.success) {
     const issue = result.issues[0];
     const key = issue.path?.map((item) => String(item.key)).join(".");
-    const what = key ? `"${key}": ${issue.message}` : issue.message;
+    const what = !key ? issue.message : issue.input === undefined ? `missing required key "${key}"` : `"${key}": ${issue.message}`;
     throw new ConfigError(`config file ${path}: ${what}`);
   }
   const file = result.output;

@@ -2,7 +2,7 @@
 // process.argv, process.exit or signal handlers.
 
 import { realpathSync } from "node:fs";
-import { parseCommandLine } from "./cli";
+import { oneLine, parseCommandLine } from "./cli";
 import { checkDatabasesFolder, ConfigError, type Settings } from "./config";
 import { log } from "./log";
 import { startServer, type RunningServer } from "./server";
@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from "./server";
 const createWorker = () => new Worker(new URL("./worker.ts", import.meta.url).href);
 
 function fail(message: string): never {
-  process.stderr.write(`sqlite3-server: ${message}\n`);
+  process.stderr.write(oneLine(message));
   process.exit(1);
 }
 
