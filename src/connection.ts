@@ -3,11 +3,12 @@
 // SQLite handles), opened on the first QUERY and ended when the connection closes.
 
 import type { Socket } from "bun";
+import { authFailureDelayMs, passwordMatches } from "./access";
 import type { Deletions } from "./deletions";
 import { listDatabases } from "./folder";
 import { encodeFrame, FrameParser, FrameTooLargeError } from "./frame-parser";
 import { log } from "./log";
-import { parseBody, toCommand, GenericError, type Command } from "./request";
+import { authPassword, parseBody, toCommand, GenericError, type Command } from "./request";
 import * as responses from "./responses";
 import type { Semaphore } from "./semaphore";
 import { WorkerCrashedError, type Session, type WorkerPool } from "./worker-pool";
@@ -21,6 +22,8 @@ export interface ServerContext {
   statements: Semaphore;
   pool: WorkerPool;
   deletions: Deletions;
+  /** The password every connection must send first; "" disables the check. */
+  auth: string;
 }
 
 const decoder = new TextDecoder("utf-8"); // not fatal: invalid UTF-8 becomes U+FFFD
@@ -33,13 +36,21 @@ export class Connection {
   #requestHead = 0;
   #answering = false;
   #closed = false;
+  /** Set by finish(): answer the request in hand, then close. */
+  #finishing = false;
+  #finished: (() => void) | null = null;
+  /** The socket ends as soon as the outbox is empty. */
+  #closing = false;
   #session: Session | null = null;
+  #authenticated: boolean;
+  #authFailures = 0;
   /** Response bytes the socket has not taken yet, oldest first. */
   #outbox: Uint8Array[] = [];
 
   constructor(socket: Socket<Connection>, context: ServerContext) {
     this.#socket = socket;
     this.#context = context;
+    this.#authenticated = context.auth === "";
     this.#parser = new FrameParser(context.maxPacketBytes, (body) => this.#requests.push(decoder.decode(body)));
   }
 
@@ -70,18 +81,20 @@ export class Connection {
       }
       this.#outbox.shift();
     }
+    if (this.#closing) this.#socket.end();
   }
 
   onClose(): void {
     this.#closed = true;
     this.#session?.end();
     this.#session = null;
+    this.#finished?.();
   }
 
   async #answerAll(): Promise<void> {
     this.#answering = true;
     try {
-      while (!this.#closed && this.#requestHead < this.#requests.length) {
+      while (!this.#closed && !this.#finishing && this.#requestHead < this.#requests.length) {
         const raw = this.#requests[this.#requestHead]!;
         this.#requests[this.#requestHead++] = "";
         if (this.#requestHead === this.#requests.length) {
@@ -99,15 +112,44 @@ export class Connection {
       this.#close();
     } finally {
       this.#answering = false;
+      if (this.#finishing) this.#close();
     }
+  }
+
+  /**
+   * For shutdown: stop taking requests, let the one being answered finish and its response
+   * go out, then close. Resolves when the connection is closed.
+   */
+  finish(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#finishing = true;
+    const done = new Promise<void>((resolve) => (this.#finished = resolve));
+    if (!this.#answering) this.#close();
+    return done;
   }
 
   async #answer(raw: string): Promise<string> {
     const parsed = parseBody(raw);
+    // With a password set, an {"auth": ...} message is always an attempt, even beside a cmd.
+    const password = parsed.ok && this.#context.auth !== "" ? authPassword(parsed.value) : null;
+    if (password !== null) return this.#authenticate(password);
+    if (!this.#authenticated) return responses.RESULT_ERROR;
     if (!parsed.ok) return responses.genericError(GenericError.INVALID_FORMAT, raw, parsed.message);
     const command = toCommand(parsed.value, raw);
     if (!command.ok) return responses.genericError(command.code, command.request);
     return this.#run(command.command);
+  }
+
+  /** A wrong password is logged, and its reply held back longer after each failure. */
+  async #authenticate(password: string): Promise<string> {
+    if (passwordMatches(password, this.#context.auth)) {
+      this.#authenticated = true;
+      return responses.RESULT_OK;
+    }
+    const failures = ++this.#authFailures;
+    log.warn(`failed auth from ${this.peer} (attempt ${failures} on this connection)`);
+    await Bun.sleep(authFailureDelayMs(failures));
+    return responses.RESULT_ERROR;
   }
 
   async #run(command: Command): Promise<string> {
@@ -138,8 +180,11 @@ export class Connection {
     if (written < frame.length) this.#outbox.push(frame.subarray(written));
   }
 
+  /** Closes once the outbox is empty, so that responses already made are not lost. */
   #close(): void {
-    this.#socket.end();
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#outbox.length === 0) this.#socket.end();
     this.onClose();
   }
 }

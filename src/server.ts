@@ -2,23 +2,36 @@
 // state (Worker pool, statement semaphore, deletions) for the server's life.
 
 import type { TCPSocketListener } from "bun";
+import type { AllowList } from "./access";
 import { Connection, type ServerContext } from "./connection";
 import { Deletions } from "./deletions";
+import { log } from "./log";
 import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
 import { WorkerPool } from "./worker-pool";
 
 /** Sessions get a Worker of their own up to this many Workers (see worker-pool.ts). */
 export const MAX_WORKER_THREADS = 256;
+/** On shutdown, how long statements already running may take before we stop waiting. */
+export const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface RunningServer {
   readonly hostname: string;
   readonly port: number;
-  /** Stops accepting, waits for running statements, closes every handle. */
+  /**
+   * Stops accepting, lets the requests being answered finish (for up to SHUTDOWN_GRACE_MS)
+   * and their responses go out, closes every connection, then closes every SQLite handle
+   * (rolling back open transactions, checkpointing WAL).
+   */
   stop(): Promise<void>;
 }
 
-export function startServer(settings: Settings, folder: string, createWorker: () => Worker): RunningServer {
+export function startServer(
+  settings: Settings,
+  folder: string,
+  allowList: AllowList,
+  createWorker: () => Worker,
+): RunningServer {
   const pool = new WorkerPool({
     folder,
     busyTimeoutMs: settings.busyTimeoutMs,
@@ -32,7 +45,9 @@ export function startServer(settings: Settings, folder: string, createWorker: ()
     statements: new Semaphore(settings.workers),
     pool,
     deletions: new Deletions(pool, folder),
+    auth: settings.auth,
   };
+  const connections = new Set<Connection>();
 
   let listener: TCPSocketListener<Connection>;
   try {
@@ -41,15 +56,23 @@ export function startServer(settings: Settings, folder: string, createWorker: ()
       port: settings.listenPort,
       socket: {
         open(socket) {
+          // Checked before any byte is read; a refused peer gets no reply, just a close.
+          if (!allowList.allows(socket.remoteAddress)) {
+            log.warn(`rejected peer ${socket.remoteAddress}: not in ip_whitelist`);
+            socket.terminate();
+            return;
+          }
           socket.data = new Connection(socket, context);
+          connections.add(socket.data);
         },
         data(socket, chunk) {
-          socket.data.onData(chunk);
+          socket.data?.onData(chunk);
         },
         drain(socket) {
-          socket.data.onDrain();
+          socket.data?.onDrain();
         },
         close(socket) {
+          if (socket.data) connections.delete(socket.data);
           socket.data?.onClose();
         },
         error(socket) {
@@ -58,7 +81,7 @@ export function startServer(settings: Settings, folder: string, createWorker: ()
       },
     });
   } catch (error) {
-    void pool.close();
+    void pool.close(0);
     throw error;
   }
 
@@ -66,8 +89,14 @@ export function startServer(settings: Settings, folder: string, createWorker: ()
     hostname: settings.listenIp,
     port: listener.port,
     async stop() {
+      listener.stop(false);
+      const finished = Promise.all([...connections].map((connection) => connection.finish()));
+      const timer = Bun.sleep(SHUTDOWN_GRACE_MS).then(() => "timeout" as const);
+      if ((await Promise.race([finished, timer])) === "timeout") {
+        log.warn(`statements still running after ${SHUTDOWN_GRACE_MS} ms; closing anyway`);
+      }
       listener.stop(true);
-      await pool.close();
+      await pool.close(SHUTDOWN_GRACE_MS);
     },
   };
 }

@@ -117,11 +117,16 @@ export class WorkerPool {
     await Promise.all(busy.map((t) => t.request({ kind: "closeDatabase", db }).catch(() => {})));
   }
 
-  /** Closes every handle (checkpointing WAL) and stops every Worker. */
-  async close(): Promise<void> {
+  /**
+   * Closes every handle (checkpointing WAL) and stops every Worker. A Worker still busy
+   * after `waitMs` (a statement that will not end) is stopped with its handles open;
+   * SQLite's journal keeps its database consistent.
+   */
+  async close(waitMs: number): Promise<void> {
     this.#closing = true;
     const threads = [...this.#threads];
-    await Promise.all(threads.map((t) => t.request({ kind: "closeAll" }).catch(() => {})));
+    const closed = Promise.all(threads.map((t) => t.request({ kind: "closeAll" }).catch(() => {})));
+    await Promise.race([closed, Bun.sleep(waitMs)]);
     for (const thread of threads) this.#retire(thread);
   }
 

@@ -24,6 +24,8 @@ export interface Server extends AsyncDisposable {
   proc: Subprocess<"ignore", "pipe", "pipe">;
   /** Everything the server printed so far, stdout and stderr. */
   output(): string;
+  /** Resolves when the output matches `pattern` (rejects if the server exits first). */
+  waitFor(pattern: RegExp): Promise<void>;
   /** Resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number>;
 }
@@ -44,9 +46,11 @@ export async function startServer(args: string[] = [], options: { folder?: strin
   const proc = Bun.spawn([BINARY, ...fullArgs], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let text = "";
   let notify = () => {};
+  const watchers = new Set<() => void>();
   const onText = (chunk: string) => {
     text += chunk;
     notify();
+    for (const watcher of watchers) watcher();
   };
   const drained = Promise.all([collect(proc.stdout, onText), collect(proc.stderr, onText)]);
   const found = await new Promise<RegExpMatchArray | null>((resolve) => {
@@ -74,6 +78,20 @@ export async function startServer(args: string[] = [], options: { folder?: strin
     folder,
     proc,
     output: () => text,
+    waitFor: (pattern) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(text)) return;
+          watchers.delete(check);
+          resolve();
+        };
+        watchers.add(check);
+        check();
+        proc.exited.then(() => {
+          check();
+          if (watchers.delete(check)) reject(new Error(`server exited before printing ${pattern}:\n${text}`));
+        });
+      }),
     stop,
     async [Symbol.asyncDispose]() {
       if (proc.exitCode === null) proc.kill("SIGKILL");
