@@ -38,12 +38,15 @@ function collect(stream: ReadableStream<Uint8Array>, onText: (text: string) => v
   })();
 }
 
-/** Starts dist/sqlite3-server with `--port 0` and the given flags (a fresh folder unless -d/--config is given). */
-export async function startServer(args: string[] = [], options: { folder?: string } = {}): Promise<Server> {
+/**
+ * Starts dist/sqlite3-server (or `options.command`, e.g. an emulator and another build) with
+ * `--port 0` and the given flags, on a fresh folder unless a folder or --config is given.
+ */
+export async function startServer(args: string[] = [], options: { folder?: string; command?: string[] } = {}): Promise<Server> {
   const ownFolder = options.folder === undefined && !args.includes("--config") && !args.includes("-c");
   const folder = options.folder ?? (ownFolder ? mkdtempSync(join(tmpdir(), "sqlite3-server-test-")) : "");
   const fullArgs = args.includes("--config") || args.includes("-c") ? args : ["--port", "0", "-d", folder, ...args];
-  const proc = Bun.spawn([BINARY, ...fullArgs], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...(options.command ?? [BINARY]), ...fullArgs], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let text = "";
   let notify = () => {};
   const watchers = new Set<() => void>();
@@ -102,8 +105,8 @@ export async function startServer(args: string[] = [], options: { folder?: strin
 }
 
 /** Runs the binary to completion (for flags that exit, or start-up errors). */
-export async function runBinary(args: string[], options: { cwd?: string } = {}) {
-  const proc = Bun.spawn([BINARY, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: options.cwd });
+export async function runBinary(args: string[], options: { cwd?: string; command?: string[] } = {}) {
+  const proc = Bun.spawn([...(options.command ?? [BINARY]), ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: options.cwd });
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
