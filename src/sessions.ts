@@ -2,7 +2,8 @@
 // connection) has its own handle per database it has used, opened on first use, tuned for
 // many processes sharing a file, and closed when the session ends or the database is deleted.
 
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
+import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRows, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
@@ -10,6 +11,7 @@ import { firstStatement } from "./sql-statements";
 
 const SQLITE_ERROR = 1;
 const SQLITE_MISUSE = 21;
+const SQLITE_AUTH = 23;
 
 export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
@@ -34,7 +36,7 @@ export class Sessions {
       }
       handles.set(db, handle);
     }
-    return runOne(handle, sql);
+    return this.#runOne(handle, sql);
   }
 
   /** Closes the session's handles; SQLite rolls back a transaction left open. */
@@ -45,11 +47,15 @@ export class Sessions {
     for (const handle of handles.values()) handle.close();
   }
 
-  /** Closes every session's handle to `db`, so that its files can be removed. */
+  /** Closes every session's handle to `db`, or with `db` attached, so that its files can be removed. */
   closeDatabase(db: string): void {
+    const path = resolveDbPath(this.folder, db);
     for (const handles of this.#handles.values()) {
-      handles.get(db)?.close();
-      handles.delete(db);
+      for (const [name, handle] of handles) {
+        if (name !== db && !(path !== null && attaches(handle, path))) continue;
+        handle.close();
+        handles.delete(name);
+      }
     }
   }
 
@@ -70,27 +76,45 @@ export class Sessions {
       throw error;
     }
   }
+
+  /** Prepares and runs exactly one statement; any error at any step is the reply. */
+  #runOne(handle: Database, sql: string): WorkerReply {
+    const found = firstStatement(sql);
+    if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
+    const text = sql.slice(found.start, found.end);
+    const confined = confine(text, (name) => resolveDbPath(this.folder, name));
+    if (!confined.ok && !found.more) return { kind: "sqlError", code: SQLITE_AUTH, message: confined.message };
+    let statement;
+    try {
+      // A syntax error in the first statement is reported before "Multiple statements".
+      statement = handle.prepare(confined.ok ? confined.sql : text);
+    } catch (error) {
+      return sqlErrorReply(error);
+    }
+    try {
+      if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
+      return run(statement);
+    } catch (error) {
+      return sqlErrorReply(error);
+    } finally {
+      statement.finalize();
+    }
+  }
 }
 
-/** Prepares and runs exactly one statement; any error at any step is the reply. */
-function runOne(handle: Database, sql: string): WorkerReply {
-  const found = firstStatement(sql);
-  if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
-  let statement;
+function attaches(handle: Database, path: string): boolean {
+  const list = handle.prepare("PRAGMA database_list");
   try {
-    statement = handle.prepare(sql.slice(found.start, found.end));
-  } catch (error) {
-    return sqlErrorReply(error);
-  }
-  try {
-    if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
-    const rows = statement.values() as SqlValue[][];
-    return { kind: "rows", json: encodeRows(statement.columnNames, rows) };
-  } catch (error) {
-    return sqlErrorReply(error);
+    return (list.all() as { file: string }[]).some((row) => row.file === path);
   } finally {
-    statement.finalize();
+    list.finalize();
   }
+}
+
+/** Runs a prepared statement to completion and encodes every row. */
+function run(statement: Statement): WorkerReply {
+  const rows = statement.values() as SqlValue[][];
+  return { kind: "rows", json: encodeRows(statement.columnNames, rows) };
 }
 
 function sqlErrorReply(error: unknown): WorkerReply {

@@ -13,7 +13,8 @@ export interface FirstStatement {
   more: boolean;
 }
 
-type Token = { kind: "semi" | "word" | "other"; start: number; end: number };
+/** `string` is a single-quoted literal; `quoted` a "…", `…` or […] identifier. */
+export type Token = { kind: "semi" | "word" | "string" | "quoted" | "other"; start: number; end: number };
 
 /** The first statement, or null when the text holds only blanks, comments and `;`. */
 export function firstStatement(sql: string): FirstStatement | null {
@@ -60,7 +61,7 @@ const WORD = /[A-Za-z0-9_$\u0080-\uffff]*/y;
 const CLOSING: Record<string, string> = { "'": "'", '"': '"', "`": "`", "[": "]" };
 
 /** Significant tokens only: blanks and comments are dropped. */
-function* tokenize(sql: string): Generator<Token> {
+export function* tokenize(sql: string): Generator<Token> {
   let i = 0;
   while (i < sql.length) {
     const c = sql[i]!;
@@ -75,7 +76,7 @@ function* tokenize(sql: string): Generator<Token> {
       i = close < 0 ? sql.length : close + 2;
     } else if (c in CLOSING) {
       i = skipQuoted(sql, i, CLOSING[c]!);
-      yield { kind: "other", start, end: i };
+      yield { kind: c === "'" ? "string" : "quoted", start, end: i };
     } else if (c === ";") {
       i++;
       yield { kind: "semi", start, end: i };
