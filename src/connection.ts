@@ -8,6 +8,7 @@ import type { Deletions } from "./deletions";
 import { listDatabases } from "./folder";
 import { encodeFrame, FrameParser, FrameTooLargeError } from "./frame-parser";
 import { log } from "./log";
+import type { MemoryBudget } from "./memory-budget";
 import { authPassword, parseBody, toCommand, GenericError, type Command } from "./request";
 import * as responses from "./responses";
 import type { Semaphore } from "./semaphore";
@@ -24,7 +25,14 @@ export interface ServerContext {
   deletions: Deletions;
   /** The password every connection must send first; "" disables the check. */
   auth: string;
+  /** Shared by every connection's partially received requests. */
+  budget: MemoryBudget;
 }
+
+/** Stop reading a connection whose responses the client is not reading past this many bytes. */
+export const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
+/** Stop reading a connection with this many requests received but not yet answered. */
+export const MAX_QUEUED_REQUESTS = 1024;
 
 const decoder = new TextDecoder("utf-8"); // not fatal: invalid UTF-8 becomes U+FFFD
 
@@ -46,12 +54,22 @@ export class Connection {
   #authFailures = 0;
   /** Response bytes the socket has not taken yet, oldest first. */
   #outbox: Uint8Array[] = [];
+  #outboxBytes = 0;
+  /** Resolved when the outbox has drained below MAX_UNSENT_BYTES (or the connection closed). */
+  #writable: (() => void) | null = null;
+  #paused = false;
+  /** When the incomplete frame now arriving began (0: none, or waiting for budget). */
+  #frameStartedAt = 0;
 
   constructor(socket: Socket<Connection>, context: ServerContext) {
     this.#socket = socket;
     this.#context = context;
     this.#authenticated = context.auth === "";
-    this.#parser = new FrameParser(context.maxPacketBytes, (body) => this.#requests.push(decoder.decode(body)));
+    this.#parser = new FrameParser(
+      context.maxPacketBytes,
+      (body) => this.#requests.push(decoder.decode(body)),
+      context.budget,
+    );
   }
 
   get peer(): string {
@@ -68,24 +86,74 @@ export class Connection {
       this.#close();
       return;
     }
+    if (this.#parser.stalled) this.#context.budget.wait(this.#retryBudget);
+    this.#afterInput();
+  }
+
+  /** Called by the budget when room may have been freed. */
+  readonly #retryBudget = (): void => {
+    if (this.#closed) return;
+    if (this.#parser.resume()) this.#afterInput();
+    else this.#context.budget.wait(this.#retryBudget);
+  };
+
+  #afterInput(): void {
+    const parser = this.#parser;
+    if (!parser.midFrame || parser.stalled) this.#frameStartedAt = 0;
+    else if (this.#frameStartedAt === 0) this.#frameStartedAt = performance.now();
+    this.#updateReading();
     if (!this.#answering) void this.#answerAll();
+  }
+
+  /** Closes the connection if a frame has been arriving for longer than `limitMs`. */
+  expireSlowFrame(now: number, limitMs: number): void {
+    if (this.#frameStartedAt === 0 || now - this.#frameStartedAt <= limitMs) return;
+    log.warn(`closing ${this.peer}: request incomplete after ${limitMs / 1000} s`);
+    this.#close();
+  }
+
+  /** Reads only while this connection's buffered input and unsent output are within bounds. */
+  #updateReading(): void {
+    const pause =
+      this.#parser.stalled ||
+      this.#outboxBytes > MAX_UNSENT_BYTES ||
+      this.#requests.length - this.#requestHead >= MAX_QUEUED_REQUESTS;
+    if (pause === this.#paused || this.#closed) return;
+    this.#paused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
   }
 
   onDrain(): void {
     while (this.#outbox.length > 0) {
       const head = this.#outbox[0]!;
       const written = Math.max(0, this.#socket.write(head));
+      this.#outboxBytes -= written;
       if (written < head.length) {
         this.#outbox[0] = head.subarray(written);
+        if (this.#outboxBytes <= MAX_UNSENT_BYTES) this.#wakeWriter();
         return;
       }
       this.#outbox.shift();
     }
     if (this.#closing) this.#socket.end();
+    this.#wakeWriter();
+    this.#updateReading();
+  }
+
+  #wakeWriter(): void {
+    const writable = this.#writable;
+    this.#writable = null;
+    writable?.();
   }
 
   onClose(): void {
+    if (!this.#closed) {
+      this.#parser.dispose();
+      this.#context.budget.cancel(this.#retryBudget);
+    }
     this.#closed = true;
+    this.#wakeWriter();
     this.#session?.end();
     this.#session = null;
     this.#finished?.();
@@ -103,6 +171,9 @@ export class Connection {
         }
         const response = await this.#answer(raw);
         if (!this.#closed) this.#send(encodeFrame(response));
+        this.#updateReading();
+        // A client that does not read its responses gets no more answers until it does.
+        if (this.#outboxBytes > MAX_UNSENT_BYTES) await new Promise<void>((resolve) => (this.#writable = resolve));
       }
     } catch (error) {
       // A Worker that died took this connection's session with it: its transaction and
@@ -172,12 +243,11 @@ export class Connection {
 
   /** One write per response; what the socket does not take waits for `drain`. */
   #send(frame: Uint8Array): void {
-    if (this.#outbox.length > 0) {
-      this.#outbox.push(frame);
-      return;
+    const written = this.#outbox.length > 0 ? 0 : Math.max(0, this.#socket.write(frame));
+    if (written < frame.length) {
+      this.#outbox.push(frame.subarray(written));
+      this.#outboxBytes += frame.length - written;
     }
-    const written = Math.max(0, this.#socket.write(frame));
-    if (written < frame.length) this.#outbox.push(frame.subarray(written));
   }
 
   /** Closes once the outbox is empty, so that responses already made are not lost. */

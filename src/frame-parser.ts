@@ -13,39 +13,74 @@ export class FrameTooLargeError extends Error {
   }
 }
 
+/** Where a parser reserves room for a body it must buffer (see memory-budget.ts). */
+export interface Reservations {
+  reserve(bytes: number): boolean;
+  release(bytes: number): void;
+}
+
+const UNLIMITED: Reservations = { reserve: () => true, release: () => {} };
+
 /**
  * `push` calls `onFrame` once per complete frame, in order. A frame that lies wholly inside
  * one chunk is passed as a view of that chunk (no copy), so the callback must use the bytes
  * before it returns; a frame spread over several chunks is copied once into a buffer of
- * exactly its length, allocated when its header is complete.
+ * exactly its length, allocated when its header is complete and its size reserved.
+ *
+ * If the reservation is refused, the parser keeps the rest of the chunk and is `stalled`:
+ * the caller stops reading and calls `resume()` when room may have been freed.
  */
 export class FrameParser {
   readonly #maxBodyBytes: number;
   readonly #onFrame: (body: Uint8Array) => void;
+  readonly #reservations: Reservations;
   readonly #header = new Uint8Array(HEADER_BYTES);
   #headerFill = 0;
   #body: Uint8Array | null = null;
   #bodyFill = 0;
   #failed = false;
+  /** While stalled: the announced length waiting for a reservation, and the bytes after its header. */
+  #stalled: { length: number; rest: Uint8Array } | null = null;
 
-  constructor(maxBodyBytes: number, onFrame: (body: Uint8Array) => void) {
+  constructor(maxBodyBytes: number, onFrame: (body: Uint8Array) => void, reservations: Reservations = UNLIMITED) {
     this.#maxBodyBytes = maxBodyBytes;
     this.#onFrame = onFrame;
+    this.#reservations = reservations;
   }
 
   /** True while part of a frame (header or body) has arrived but not all of it. */
   get midFrame(): boolean {
-    return this.#headerFill > 0 || this.#body !== null;
+    return this.#headerFill > 0 || this.#body !== null || this.#stalled !== null;
   }
 
-  /** Bytes held for the incomplete frame (its announced size once the header is in). */
-  get bufferedBytes(): number {
-    return this.#body ? this.#body.length : this.#headerFill;
+  get stalled(): boolean {
+    return this.#stalled !== null;
+  }
+
+  /** Retries the reservation a stalled parser waits for; true if it is no longer stalled. */
+  resume(): boolean {
+    const stalled = this.#stalled;
+    if (!stalled) return true;
+    if (!this.#reservations.reserve(stalled.length)) return false;
+    this.#stalled = null;
+    this.#body = new Uint8Array(stalled.length);
+    this.#bodyFill = 0;
+    this.push(stalled.rest);
+    return !this.#stalled;
+  }
+
+  /** Gives back the reservation of an incomplete frame (its connection is closing). */
+  dispose(): void {
+    if (this.#body) this.#reservations.release(this.#body.length);
+    this.#body = null;
+    this.#stalled = null;
+    this.#failed = true;
   }
 
   /** Throws FrameTooLargeError, before buffering anything of that body, on an oversized header. */
   push(chunk: Uint8Array): void {
     if (this.#failed) throw new Error("FrameParser used after a failure");
+    if (this.#stalled) throw new Error("FrameParser is stalled: call resume() first");
     let at = 0;
     while (at < chunk.length) {
       if (this.#body) {
@@ -60,8 +95,8 @@ export class FrameParser {
         if (chunk.length - at >= length) {
           this.#onFrame(chunk.subarray(at, at + length));
           at += length;
-        } else {
-          this.#startBody(length);
+        } else if (!this.#startBody(length, chunk.subarray(at))) {
+          return;
         }
         continue;
       }
@@ -72,7 +107,7 @@ export class FrameParser {
         const length = readLength(this.#header, 0);
         this.#checkLength(length);
         if (length === 0) this.#onFrame(this.#header.subarray(0, 0));
-        else this.#startBody(length);
+        else if (!this.#startBody(length, chunk.subarray(at))) return;
       }
     }
   }
@@ -84,9 +119,15 @@ export class FrameParser {
     }
   }
 
-  #startBody(length: number): void {
+  /** False if the body's size could not be reserved: the parser keeps `rest` and stalls. */
+  #startBody(length: number, rest: Uint8Array): boolean {
+    if (!this.#reservations.reserve(length)) {
+      this.#stalled = { length, rest: rest.slice() };
+      return false;
+    }
     this.#body = new Uint8Array(length);
     this.#bodyFill = 0;
+    return true;
   }
 
   #fillBody(chunk: Uint8Array, at: number): number {
@@ -96,6 +137,7 @@ export class FrameParser {
     this.#bodyFill += take;
     if (this.#bodyFill === body.length) {
       this.#body = null;
+      this.#reservations.release(body.length);
       this.#onFrame(body);
     }
     return at + take;

@@ -107,8 +107,15 @@ export function rowLayout(columns: readonly string[]): { prefixes: string[]; ind
   };
 }
 
-/** The QUERY success body: `{"columns":[…],"data":[{…},…]}`. */
-export function encodeRows(columns: readonly string[], rows: readonly (readonly SqlValue[])[]): string {
+export class ResultTooBigError extends Error {
+  readonly code = "RESULT_TOO_BIG";
+}
+
+/**
+ * The QUERY success body: `{"columns":[…],"data":[{…},…]}`. Throws ResultTooBigError once it
+ * passes `maxLength` UTF-16 units (at most 3 UTF-8 bytes each).
+ */
+export function encodeRows(columns: readonly string[], rows: readonly (readonly SqlValue[])[], maxLength = Infinity): string {
   const { prefixes, indexes } = rowLayout(columns);
   const width = indexes.length;
   let out = '{"columns":' + JSON.stringify(columns) + ',"data":[';
@@ -118,6 +125,7 @@ export function encodeRows(columns: readonly string[], rows: readonly (readonly 
     if (width === 0) out += "{";
     for (let c = 0; c < width; c++) out += prefixes[c]! + encodeSqlValue(row[indexes[c]!]!);
     out += "}";
+    if (out.length > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
   }
   return out + "]}";
 }

@@ -6,6 +6,7 @@ import type { AllowList } from "./access";
 import { Connection, type ServerContext } from "./connection";
 import { Deletions } from "./deletions";
 import { log } from "./log";
+import { MemoryBudget } from "./memory-budget";
 import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
 import { WorkerPool } from "./worker-pool";
@@ -14,6 +15,10 @@ import { WorkerPool } from "./worker-pool";
 export const MAX_WORKER_THREADS = 256;
 /** On shutdown, how long statements already running may take before we stop waiting. */
 export const SHUTDOWN_GRACE_MS = 10_000;
+/** Bytes of partially received requests held across all connections (at least one max packet). */
+export const REQUEST_BUFFER_BUDGET = 256 * 1024 * 1024;
+/** A request whose bytes are still arriving after this long closes its connection. */
+export const FRAME_DEADLINE_MS = 30_000;
 
 export interface RunningServer {
   readonly hostname: string;
@@ -46,6 +51,7 @@ export function startServer(
     pool,
     deletions: new Deletions(pool, folder),
     auth: settings.auth,
+    budget: new MemoryBudget(Math.max(REQUEST_BUFFER_BUDGET, settings.clientMaxPacketSize)),
   };
   const connections = new Set<Connection>();
 
@@ -85,10 +91,17 @@ export function startServer(
     throw error;
   }
 
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const connection of connections) connection.expireSlowFrame(now, FRAME_DEADLINE_MS);
+  }, 1000);
+  sweeper.unref();
+
   return {
     hostname: settings.listenIp,
     port: listener.port,
     async stop() {
+      clearInterval(sweeper);
       listener.stop(false);
       const finished = Promise.all([...connections].map((connection) => connection.finish()));
       const timer = Bun.sleep(SHUTDOWN_GRACE_MS).then(() => "timeout" as const);

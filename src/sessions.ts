@@ -5,13 +5,20 @@
 import { Database, type Statement } from "bun:sqlite";
 import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
-import { encodeRows, type SqlValue } from "./json-encoder";
+import { encodeRows, ResultTooBigError, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 import { firstStatement } from "./sql-statements";
 
 const SQLITE_ERROR = 1;
+const SQLITE_TOOBIG = 18;
 const SQLITE_MISUSE = 21;
 const SQLITE_AUTH = 23;
+
+/**
+ * The largest response, in UTF-16 units of JSON (≤ 768 MiB as UTF-8): well under the
+ * runtime's string limit (2^31 - 1) and the protocol's 4 GiB length field.
+ */
+export const MAX_RESPONSE_LENGTH = 256 * 1024 * 1024;
 
 export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
@@ -114,10 +121,11 @@ function attaches(handle: Database, path: string): boolean {
 /** Runs a prepared statement to completion and encodes every row. */
 function run(statement: Statement): WorkerReply {
   const rows = statement.values() as SqlValue[][];
-  return { kind: "rows", json: encodeRows(statement.columnNames, rows) };
+  return { kind: "rows", json: encodeRows(statement.columnNames, rows, MAX_RESPONSE_LENGTH) };
 }
 
 function sqlErrorReply(error: unknown): WorkerReply {
+  if (error instanceof ResultTooBigError) return { kind: "sqlError", code: SQLITE_TOOBIG, message: error.message };
   if (error instanceof Error && "errno" in error && typeof error.errno === "number") {
     return { kind: "sqlError", code: error.errno & 0xff, message: error.message };
   }

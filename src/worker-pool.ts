@@ -24,6 +24,13 @@ export interface PoolOptions {
   createWorker: () => Worker;
 }
 
+/** Bun's error text quotes the source around the throw; keep the error line only. */
+function summarize(message: string): string {
+  const lines = message.split("\n").map((line) => line.trim());
+  const error = lines.find((line) => /^[A-Za-z]*Error:/.test(line) || line.startsWith("error:"));
+  return (error ?? lines[0] ?? "").slice(0, 300);
+}
+
 type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void };
 
 class Thread {
@@ -36,7 +43,7 @@ class Thread {
     onCrash: (thread: Thread, error: Error) => void,
   ) {
     worker.onmessage = (event: MessageEvent<string>) => this.#pending.shift()?.resolve(decodeReply(event.data));
-    worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${event.message}`));
+    worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${summarize(event.message)}`));
     worker.addEventListener("close", () => onCrash(this, new WorkerCrashedError("database worker exited")));
   }
 

@@ -1,19 +1,24 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, type WorkerReply } from "./messages";
+import { decodeRequest, encodeReply, type WorkerReply, type WorkerRequest } from "./messages";
 import { Sessions } from "./sessions";
 
 declare const self: Worker;
 
 let sessions: Sessions | null = null;
 
+// For the tests of Worker faults only: with this set in the server's environment, this exact
+// query makes the Worker die as a bug or an out-of-memory would.
+const FAULT_QUERY = process.env.SQLITE3_SERVER_FAULT_INJECTION === "1" ? "SELECT 'crash this worker'" : null;
+
 self.onmessage = (event: MessageEvent<string>) => {
-  self.postMessage(encodeReply(handle(event.data)));
+  const request = decodeRequest(event.data);
+  if (request.kind === "query" && request.sql === FAULT_QUERY) throw new Error("injected fault");
+  self.postMessage(encodeReply(handle(request)));
 };
 
-function handle(message: string): WorkerReply {
-  const request = decodeRequest(message);
+function handle(request: WorkerRequest): WorkerReply {
   if (request.kind === "init") {
     sessions = new Sessions(request.folder, request.busyTimeoutMs);
     return { kind: "done" };

@@ -3,7 +3,7 @@
 // clients are AsyncDisposable, so `await using` cleans them up on every path.
 
 import type { Subprocess } from "bun";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FrameParser } from "../../src/frame-parser";
@@ -42,11 +42,19 @@ function collect(stream: ReadableStream<Uint8Array>, onText: (text: string) => v
  * Starts dist/sqlite3-server (or `options.command`, e.g. an emulator and another build) with
  * `--port 0` and the given flags, on a fresh folder unless a folder or --config is given.
  */
-export async function startServer(args: string[] = [], options: { folder?: string; command?: string[] } = {}): Promise<Server> {
+export async function startServer(
+  args: string[] = [],
+  options: { folder?: string; command?: string[]; env?: Record<string, string> } = {},
+): Promise<Server> {
   const ownFolder = options.folder === undefined && !args.includes("--config") && !args.includes("-c");
   const folder = options.folder ?? (ownFolder ? mkdtempSync(join(tmpdir(), "sqlite3-server-test-")) : "");
   const fullArgs = args.includes("--config") || args.includes("-c") ? args : ["--port", "0", "-d", folder, ...args];
-  const proc = Bun.spawn([...(options.command ?? [BINARY]), ...fullArgs], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([...(options.command ?? [BINARY]), ...fullArgs], {
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, ...options.env },
+  });
   let text = "";
   let notify = () => {};
   const watchers = new Set<() => void>();
@@ -203,6 +211,12 @@ export async function connect(port: number, host = "127.0.0.1"): Promise<Client>
       await closedPromise;
     },
   };
+}
+
+/** Resident memory of a process, in bytes. */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(status.match(/^VmRSS:\s+(\d+) kB/m)![1]) * 1024;
 }
 
 /** A QUERY request body. */
