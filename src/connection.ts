@@ -178,8 +178,9 @@ export class Connection {
     } catch (error) {
       // A Worker that died took this connection's session with it: its transaction and
       // TEMP state are gone, so carrying on silently would be wrong. Close the connection.
-      if (!(error instanceof WorkerCrashedError)) throw error;
-      log.error(`closing ${this.peer}: ${error.message}`);
+      // Any other error is a bug; it too costs this connection only, never the server.
+      const what = error instanceof WorkerCrashedError ? error.message : `internal error: ${(error as Error)?.stack ?? error}`;
+      log.error(`closing ${this.peer}: ${what}`);
       this.#close();
     } finally {
       this.#answering = false;
@@ -231,11 +232,13 @@ export class Connection {
       case "deleteDb":
         return (await context.deletions.delete(command.db)) ? responses.RESULT_OK : responses.RESULT_ERROR;
       case "query": {
-        this.#session ??= context.pool.openSession();
+        const session = (this.#session ??= context.pool.openSession());
         using _permit = await context.statements.acquire();
-        // The check and the dispatch must be in one synchronous step (see deletions.ts).
         while (context.deletions.isRunning(command.db)) await context.deletions.finished(command.db);
-        const reply = await this.#session.query(command.db, command.sql);
+        // Closed while waiting: nobody to answer, and dispatching would reopen handles for
+        // a session that has ended. The check and the dispatch are one synchronous step.
+        if (this.#closed) return "";
+        const reply = await session.query(command.db, command.sql);
         return responses.queryResponse(reply, command.request);
       }
     }

@@ -95,6 +95,25 @@ describe("concurrency", () => {
     expect((await order)[0]).toBe("third");
   });
 
+  test("a connection that closes while its QUERY waits for a permit costs nothing else", async () => {
+    // Found by the fuzzer: the waiting QUERY resumed after its connection closed and crashed the server.
+    await using server = await startServer(["--workers", "1", "--busy-timeout", "300"]);
+    await using holder = await lockHolder(server.port, "wait.db");
+    await using blocked = await connect(server.port);
+    const blockedWrite = blocked.request(query("wait.db", "INSERT INTO t VALUES (1)")); // holds the only permit
+    await roundTrip(server.port);
+    {
+      await using leaver = await connect(server.port);
+      leaver.send(query("other.db", "SELECT 1")); // waits for the permit...
+      await roundTrip(server.port);
+    } // ...and its connection closes meanwhile
+    expect(JSON.parse(await blockedWrite)).toMatchObject({ error_code: 5 });
+    expect(await holder.request(query("wait.db", "COMMIT"))).toBe(EMPTY);
+    await using after = await connect(server.port);
+    expect(await after.request(query("other.db", "SELECT 2 AS two"))).toBe('{"columns":["two"],"data":[{"two":2}]}');
+    expect(server.output()).not.toContain("ERROR");
+  });
+
   test("DELETE_DB closes other connections' handles and removes the sidecars", async () => {
     await using server = await startServer(["--workers", "2"]);
     await using owner = await connect(server.port);
