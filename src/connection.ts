@@ -170,7 +170,7 @@ export class Connection {
           this.#requestHead = 0;
         }
         const response = await this.#answer(raw);
-        if (!this.#closed) this.#send(encodeFrame(response));
+        if (!this.#closed) this.#send(typeof response === "string" ? encodeFrame(response) : response);
         this.#updateReading();
         // A client that does not read its responses gets no more answers until it does.
         if (this.#outboxBytes > MAX_UNSENT_BYTES) await new Promise<void>((resolve) => (this.#writable = resolve));
@@ -200,7 +200,8 @@ export class Connection {
     return done;
   }
 
-  async #answer(raw: string): Promise<string> {
+  /** A response body, or a response already framed (rows from a Worker). */
+  async #answer(raw: string): Promise<string | Uint8Array> {
     const parsed = parseBody(raw);
     // With a password set, an {"auth": ...} message is always an attempt, even beside a cmd.
     const password = parsed.ok && this.#context.auth !== "" ? authPassword(parsed.value) : null;
@@ -224,7 +225,7 @@ export class Connection {
     return responses.RESULT_ERROR;
   }
 
-  async #run(command: Command): Promise<string> {
+  async #run(command: Command): Promise<string | Uint8Array> {
     const context = this.#context;
     switch (command.kind) {
       case "list":

@@ -151,7 +151,8 @@ function readLength(bytes: Uint8Array, at: number): number {
 /** Frames one response body: the 4-byte little-endian length, then the UTF-8 bytes. */
 export function encodeFrame(body: string): Uint8Array {
   const size = Buffer.byteLength(body, "utf8");
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + size);
+  // Not allocUnsafe: that may hand out a slice of a shared pool, which cannot be transferred.
+  const frame = Buffer.alloc(HEADER_BYTES + size);
   frame.writeUInt32LE(size, 0);
   frame.write(body, HEADER_BYTES, "utf8");
   return frame;

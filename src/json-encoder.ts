@@ -44,8 +44,14 @@ export const encodeString: (s: string) => string = JSON.stringify;
 export function formatReal(x: number): string {
   if (!Number.isFinite(x)) return "null";
   if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const magnitude = Math.abs(x);
+  if (magnitude >= 1e-4 && magnitude < 1e15) {
+    // The common case: JavaScript's plain notation is already the C++ format, but for ".0".
+    const plain = String(x);
+    return plain.includes(".") ? plain : plain + ".0";
+  }
   const sign = x < 0 ? "-" : "";
-  const shortest = Math.abs(x).toString(); // "123.45", "0.0001", "1.5e-7", "1e+21"
+  const shortest = magnitude.toString(); // "1e-7", "1.5e-7", "1e+21", "1000000000000000"
   const e = shortest.indexOf("e");
   const mantissa = e < 0 ? shortest : shortest.slice(0, e);
   const exponent = e < 0 ? 0 : Number(shortest.slice(e + 1));

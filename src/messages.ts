@@ -1,8 +1,12 @@
 // The messages between the main thread and a database Worker. They cross as plain strings
 // (a string postMessage costs ~10 µs, an object ~45 µs): one letter for the kind, then
 // fields separated by NUL, with the free-text field last. A db name never holds a NUL.
+// Rows are the exception: the Worker sends the response already framed (length + UTF-8)
+// in an ArrayBuffer it transfers, so the main thread neither copies nor encodes it.
 // Every request gets exactly one reply, and a Worker replies in the order it was asked,
 // so the main thread matches replies to requests with a FIFO and needs no ids.
+
+import { encodeFrame } from "./frame-parser";
 
 const SEP = "\0";
 
@@ -14,7 +18,7 @@ export type WorkerRequest =
   | { kind: "closeAll" };
 
 export type WorkerReply =
-  | { kind: "rows"; json: string }
+  | { kind: "rows"; frame: Uint8Array }
   | { kind: "sqlError"; code: number; message: string }
   | { kind: "unsafeName" }
   | { kind: "done" };
@@ -56,10 +60,16 @@ export function decodeRequest(message: string): WorkerRequest {
   throw new Error(`unknown worker request ${JSON.stringify(message.slice(0, 16))}`);
 }
 
-export function encodeReply(reply: WorkerReply): string {
+/** The rows response, framed, as the buffer to transfer. */
+export function encodeRowsReply(json: string): ArrayBuffer {
+  const frame = encodeFrame(json);
+  return frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
+    ? (frame.buffer as ArrayBuffer)
+    : (frame.slice().buffer as ArrayBuffer);
+}
+
+export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): string {
   switch (reply.kind) {
-    case "rows":
-      return "R" + reply.json;
     case "sqlError":
       return "E" + reply.code + SEP + reply.message;
     case "unsafeName":
@@ -69,10 +79,9 @@ export function encodeReply(reply: WorkerReply): string {
   }
 }
 
-export function decodeReply(message: string): WorkerReply {
+export function decodeReply(message: string | ArrayBuffer): WorkerReply {
+  if (typeof message !== "string") return { kind: "rows", frame: new Uint8Array(message) };
   switch (message[0]) {
-    case "R":
-      return { kind: "rows", json: message.slice(1) };
     case "E": {
       const [code, text] = splitOnce(message.slice(1));
       return { kind: "sqlError", code: Number(code), message: text };

@@ -23,11 +23,11 @@ export function list(names: readonly string[]): string {
   return '{"list":' + JSON.stringify(names) + "}";
 }
 
-/** The response to a QUERY, from what its Worker replied. */
-export function queryResponse(reply: WorkerReply, request: JsonObject): string {
+/** The response to a QUERY, from what its Worker replied: a body, or rows already framed. */
+export function queryResponse(reply: WorkerReply, request: JsonObject): string | Uint8Array {
   switch (reply.kind) {
     case "rows":
-      return reply.json;
+      return reply.frame;
     case "sqlError":
       return sqlError(reply.code, reply.message, request);
     case "unsafeName":

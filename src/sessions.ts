@@ -7,6 +7,9 @@ import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRows, ResultTooBigError, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
+
+/** What a session answers inside the Worker: rows as JSON text, framed by worker.ts. */
+export type SessionReply = Exclude<WorkerReply, { kind: "rows" }> | { kind: "rowsJson"; json: string };
 import { firstStatement } from "./sql-statements";
 
 const SQLITE_ERROR = 1;
@@ -29,7 +32,7 @@ export class Sessions {
   ) {}
 
   /** Runs one statement of `sql` on `session`'s handle for `db`, to completion. */
-  query(session: number, db: string, sql: string): WorkerReply {
+  query(session: number, db: string, sql: string): SessionReply {
     let handles = this.#handles.get(session);
     if (!handles) this.#handles.set(session, (handles = new Map()));
     let handle = handles.get(db);
@@ -85,7 +88,7 @@ export class Sessions {
   }
 
   /** Prepares and runs exactly one statement; any error at any step is the reply. */
-  #runOne(handle: Database, sql: string): WorkerReply {
+  #runOne(handle: Database, sql: string): SessionReply {
     const found = firstStatement(sql);
     if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
     const text = sql.slice(found.start, found.end);
@@ -119,12 +122,12 @@ function attaches(handle: Database, path: string): boolean {
 }
 
 /** Runs a prepared statement to completion and encodes every row. */
-function run(statement: Statement): WorkerReply {
+function run(statement: Statement): SessionReply {
   const rows = statement.values() as SqlValue[][];
-  return { kind: "rows", json: encodeRows(statement.columnNames, rows, MAX_RESPONSE_LENGTH) };
+  return { kind: "rowsJson", json: encodeRows(statement.columnNames, rows, MAX_RESPONSE_LENGTH) };
 }
 
-function sqlErrorReply(error: unknown): WorkerReply {
+function sqlErrorReply(error: unknown): SessionReply {
   if (error instanceof ResultTooBigError) return { kind: "sqlError", code: SQLITE_TOOBIG, message: error.message };
   if (error instanceof Error && "errno" in error && typeof error.errno === "number") {
     return { kind: "sqlError", code: error.errno & 0xff, message: error.message };

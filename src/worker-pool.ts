@@ -42,7 +42,7 @@ class Thread {
     readonly worker: Worker,
     onCrash: (thread: Thread, error: Error) => void,
   ) {
-    worker.onmessage = (event: MessageEvent<string>) => this.#pending.shift()?.resolve(decodeReply(event.data));
+    worker.onmessage = (event: MessageEvent<string | ArrayBuffer>) => this.#pending.shift()?.resolve(decodeReply(event.data));
     worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${summarize(event.message)}`));
     worker.addEventListener("close", () => onCrash(this, new WorkerCrashedError("database worker exited")));
   }

@@ -1,8 +1,8 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, type WorkerReply, type WorkerRequest } from "./messages";
-import { Sessions } from "./sessions";
+import { decodeRequest, encodeReply, encodeRowsReply, type WorkerRequest } from "./messages";
+import { Sessions, type SessionReply } from "./sessions";
 
 declare const self: Worker;
 
@@ -15,10 +15,16 @@ const FAULT_QUERY = process.env.SQLITE3_SERVER_FAULT_INJECTION === "1" ? "SELECT
 self.onmessage = (event: MessageEvent<string>) => {
   const request = decodeRequest(event.data);
   if (request.kind === "query" && request.sql === FAULT_QUERY) throw new Error("injected fault");
-  self.postMessage(encodeReply(handle(request)));
+  const reply = handle(request);
+  if (reply.kind === "rowsJson") {
+    const frame = encodeRowsReply(reply.json);
+    self.postMessage(frame, [frame]);
+  } else {
+    self.postMessage(encodeReply(reply));
+  }
 };
 
-function handle(request: WorkerRequest): WorkerReply {
+function handle(request: WorkerRequest): SessionReply {
   if (request.kind === "init") {
     sessions = new Sessions(request.folder, request.busyTimeoutMs);
     return { kind: "done" };

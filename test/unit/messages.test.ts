@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest, encodeRowsReply, type WorkerReply, type WorkerRequest } from "../../src/messages";
 
 describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
@@ -14,12 +14,21 @@ describe("worker messages", () => {
   });
 
   test("replies survive the trip", () => {
-    const replies: WorkerReply[] = [
-      { kind: "rows", json: '{"columns":[],"data":[]}' },
+    const replies: Exclude<WorkerReply, { kind: "rows" }>[] = [
       { kind: "sqlError", code: 19, message: "UNIQUE constraint failed: u.id\0?" },
       { kind: "unsafeName" },
       { kind: "done" },
     ];
     for (const reply of replies) expect(decodeReply(encodeReply(reply))).toEqual(reply);
+  });
+
+  test("rows travel framed, in a buffer of their own that can be transferred", () => {
+    const buffer = encodeRowsReply('{"columns":["é"],"data":[]}');
+    const reply = decodeReply(buffer);
+    expect(reply.kind).toBe("rows");
+    const frame = (reply as { frame: Uint8Array }).frame;
+    expect(frame.byteLength).toBe(buffer.byteLength);
+    expect(new DataView(buffer).getUint32(0, true)).toBe(buffer.byteLength - 4);
+    expect(new TextDecoder().decode(frame.subarray(4))).toBe('{"columns":["é"],"data":[]}');
   });
 });

@@ -1,0 +1,220 @@
+// `npm run bench [-- --seconds 5 --target name=host:port ...]`
+//
+// Builds the binary and the C load tools (scripts/bench/, with gcc -O2), prepares bench.db as
+// ../shared/bench/README.md describes, starts sqlite3-server with --workers 2 and the echo
+// floor, and drives every scenario against each (and against any --target, e.g. the C++ or
+// Rust server you run today, serving a folder with the same bench.db). Then measures memory
+// and how a large SELECT scales. Prints Markdown tables; --json writes the raw figures too.
+
+import { Database } from "bun:sqlite";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { compile } from "./build";
+import { FrameParser } from "../src/frame-parser";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
+    target: { type: "string", multiple: true, default: [] },
+    json: { type: "string" },
+    only: { type: "string" },
+  },
+});
+const root = join(import.meta.dir, "..");
+const dist = join(root, "dist");
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const ROWS = 100_000;
+
+const point = (id = "%ID%") => `{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id = ${id}"}`;
+const SCENARIOS: { name: string; conns: number; templates: string[] }[] = [
+  { name: "ping_1c", conns: 1, templates: ['{"cmd":"QUERY","db":"bench.db","query":"SELECT 1"}'] },
+  { name: "point_1c", conns: 1, templates: [point()] },
+  { name: "point_16c", conns: 16, templates: [point()] },
+  { name: "point_64c", conns: 64, templates: [point()] },
+  { name: "insert_8c", conns: 8, templates: ['{"cmd":"QUERY","db":"bench.db","query":"INSERT INTO log(v) VALUES (%ID%)"}'] },
+  {
+    name: "mixed_16c",
+    conns: 16,
+    templates: [...Array(9).fill(point()), '{"cmd":"QUERY","db":"bench.db","query":"UPDATE kv SET n = n + 1 WHERE id = %ID%"}'],
+  },
+  { name: "scan1k_4c", conns: 4, templates: ['{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id > %ID% LIMIT 1000"}'] },
+];
+
+type Load = { rps: number; p50_us: number; p99_us: number; p999_us: number; max_us: number; responses: number; errors: number; mb_in_per_s: number };
+
+function gcc(source: string, out: string): string {
+  const result = Bun.spawnSync(["gcc", "-O2", "-o", out, join(import.meta.dir, "bench", source)], { stderr: "inherit" });
+  if (result.exitCode !== 0) throw new Error(`gcc failed for ${source}`);
+  return out;
+}
+
+function prepareDatabase(folder: string): void {
+  const db = new Database(join(folder, "bench.db"));
+  db.run("PRAGMA journal_mode=WAL");
+  db.run("CREATE TABLE kv(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB, n INTEGER)");
+  db.run("CREATE TABLE log(id INTEGER PRIMARY KEY, v INTEGER)");
+  const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, randomblob(16), 0)");
+  db.transaction(() => {
+    for (let id = 1; id <= ROWS; id++) insert.run(id, `name-${id}`, id * 1.25);
+  })();
+  db.close();
+}
+
+/** Starts a process and waits for its "listening on host:port" line. */
+async function listen(argv: string[]): Promise<{ proc: ReturnType<typeof Bun.spawn>; port: number }> {
+  const proc = Bun.spawn(argv, { stdout: "pipe", stderr: "inherit" });
+  const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${argv[0]} exited before listening:\n${text}`);
+    text += new TextDecoder().decode(value);
+    const port = text.match(/listening on .+:(\d+)/)?.[1];
+    if (port) {
+      void (async () => {
+        while (!(await reader.read()).done) {} // keep the pipe drained
+      })();
+      return { proc, port: Number(port) };
+    }
+  }
+}
+
+function rss(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m)![1]) * 1024;
+}
+
+async function drive(loadgen: string, host: string, port: number, scenario: (typeof SCENARIOS)[number], pid?: number) {
+  const args = [loadgen, "--host", host, "--port", String(port), "--conns", String(scenario.conns), "--seconds", String(SECONDS)];
+  args.push("--warmup", String(WARMUP), "--ids", String(ROWS), ...scenario.templates.flatMap((t) => ["--template", t]));
+  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "inherit" });
+  let peak = 0;
+  const sampler = pid ? setInterval(() => (peak = Math.max(peak, rss(pid))), 200) : null;
+  const out = await new Response(proc.stdout).text();
+  if (sampler) clearInterval(sampler);
+  if ((await proc.exited) !== 0) throw new Error(`loadgen failed against ${host}:${port} in ${scenario.name}`);
+  return { ...(JSON.parse(out) as Load), rss_mb: pid ? Math.max(peak, rss(pid)) / 1e6 : null };
+}
+
+/** A minimal client for the memory and scaling measurements. */
+async function client(port: number) {
+  const waiting: Array<(body: string) => void> = [];
+  const decoder = new TextDecoder();
+  const parser = new FrameParser(2 ** 32, (body) => waiting.shift()?.(decoder.decode(body)));
+  const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, chunk) => parser.push(chunk) } });
+  return {
+    request(body: string): Promise<string> {
+      const bytes = new TextEncoder().encode(body);
+      const frame = new Uint8Array(4 + bytes.length);
+      new DataView(frame.buffer).setUint32(0, bytes.length, true);
+      frame.set(bytes, 4);
+      const reply = new Promise<string>((resolve) => waiting.push(resolve));
+      socket.write(frame);
+      return reply;
+    },
+    close: () => socket.end(),
+  };
+}
+
+async function settle(pid: number): Promise<number> {
+  await Bun.sleep(1000);
+  return rss(pid);
+}
+
+async function memoryFigures(serverPid: number, port: number) {
+  const idle = await settle(serverPid);
+  const figures: Record<string, number> = { idle_mb: idle / 1e6 };
+  for (const count of [64, 1000]) {
+    const clients = await Promise.all(Array.from({ length: count }, () => client(port)));
+    figures[`connected_${count}_mb`] = (await settle(serverPid)) / 1e6;
+    await Promise.all(clients.map((c) => c.request(point("1"))));
+    figures[`after_one_query_${count}_mb`] = (await settle(serverPid)) / 1e6;
+    for (const c of clients) c.close();
+    await settle(serverPid);
+  }
+  return figures;
+}
+
+async function scaling(serverPid: number, port: number) {
+  const rows: { rows: number; ms: number; response_mb: number; peak_rss_above_idle_mb: number }[] = [];
+  const c = await client(port);
+  await c.request(point("1"));
+  for (const limit of [1_000, 10_000, 100_000]) {
+    const idle = await settle(serverPid);
+    let peak = idle;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss(serverPid))), 5);
+    const started = performance.now();
+    const response = await c.request(`{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id <= ${limit}"}`);
+    const ms = performance.now() - started;
+    clearInterval(sampler);
+    rows.push({ rows: limit, ms, response_mb: Buffer.byteLength(response) / 1e6, peak_rss_above_idle_mb: (Math.max(peak, rss(serverPid)) - idle) / 1e6 });
+  }
+  c.close();
+  return rows;
+}
+
+async function main() {
+  await compile(join(dist, "sqlite3-server"));
+  const loadgen = gcc("loadgen.c", join(dist, "loadgen"));
+  const echoFloor = gcc("echo-floor.c", join(dist, "echo-floor"));
+  const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-bench-"));
+  prepareDatabase(folder);
+  const server = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
+  const floor = await listen([echoFloor, "0"]);
+  const targets = values.target!.map((spec) => {
+    const [name, address] = spec.split("=") as [string, string];
+    const at = address.lastIndexOf(":");
+    return { name, host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+  });
+  const results: Record<string, unknown> = { seconds: SECONDS, warmup: WARMUP, bun: Bun.version };
+  try {
+    const table: string[] = [
+      `| scenario | floor req/s | sqlite3-server req/s | ratio | p50 µs | p99 µs | MB/s | server RSS MB |${targets.map((t) => ` ${t.name} req/s | ${t.name} ratio |`).join("")}`,
+      `|---|---|---|---|---|---|---|---|${targets.map(() => "---|---|").join("")}`,
+    ];
+    const scenarios = values.only ? SCENARIOS.filter((s) => values.only!.split(",").includes(s.name)) : SCENARIOS;
+    for (const scenario of scenarios) {
+      // The floor and the server, back to back, so that both see the same machine.
+      const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario);
+      const ours = await drive(loadgen, "127.0.0.1", server.port, scenario, server.proc.pid);
+      const others: Load[] = [];
+      for (const target of targets) others.push(await drive(loadgen, target.host, target.port, scenario));
+      results[scenario.name] = { floor: floorLoad, server: ours, targets: Object.fromEntries(targets.map((t, i) => [t.name, others[i]])) };
+      const ratio = (load: Load) => (load.rps / floorLoad.rps).toFixed(2);
+      table.push(
+        `| ${scenario.name} | ${floorLoad.rps.toFixed(0)} | ${ours.rps.toFixed(0)} | ${ratio(ours)} | ${ours.p50_us} | ${ours.p99_us} | ${ours.mb_in_per_s.toFixed(1)} | ${ours.rss_mb!.toFixed(0)} |` +
+          others.map((o) => ` ${o.rps.toFixed(0)} | ${ratio(o)} |`).join("") +
+          (ours.errors > 0 ? ` (${ours.errors} errors)` : ""),
+      );
+      console.error(`${scenario.name}: done`);
+    }
+    console.log(table.join("\n"));
+    if (!values.only) {
+      server.proc.kill("SIGTERM");
+      await server.proc.exited;
+      // A fresh server for memory: nothing warmed by the load above.
+      const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
+      const memory = await memoryFigures(fresh.proc.pid, fresh.port);
+      const scale = await scaling(fresh.proc.pid, fresh.port);
+      fresh.proc.kill("SIGTERM");
+      await fresh.proc.exited;
+      Object.assign(results, { memory, scaling: scale });
+      console.log("\n| memory | RSS MB |\n|---|---|");
+      for (const [name, mb] of Object.entries(memory)) console.log(`| ${name} | ${mb.toFixed(1)} |`);
+      console.log("\n| SELECT rows | ms | response MB | peak RSS above idle MB | ms per 1k rows |\n|---|---|---|---|---|");
+      for (const r of scale) {
+        console.log(`| ${r.rows} | ${r.ms.toFixed(1)} | ${r.response_mb.toFixed(2)} | ${r.peak_rss_above_idle_mb.toFixed(1)} | ${((r.ms / r.rows) * 1000).toFixed(2)} |`);
+      }
+    }
+    if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
+  } finally {
+    server.proc.kill("SIGKILL");
+    floor.proc.kill("SIGKILL");
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+await main();
