@@ -55,10 +55,13 @@ describe("concurrency", () => {
     expect(await order).toEqual(["fast", "slow"]);
   });
 
-  test("at most --workers statements execute at once; the next waits for a permit", async () => {
-    // Two writers wait on a lock and hold both permits until their busy timeout ends;
-    // a third, trivial statement on another database must wait for one of them to end.
-    await using server = await startServer(["--workers", "2", "--busy-timeout", "700"]);
+  /**
+   * Two writers wait on a lock, each holding a permit until its busy timeout ends; then a
+   * third, trivial statement on another database. Returns the order the three answers came
+   * in, and the writers' answers.
+   */
+  async function twoWaitersAndAThird(workers: number, busyTimeoutMs: number) {
+    await using server = await startServer(["--workers", String(workers), "--busy-timeout", String(busyTimeoutMs)]);
     await using holder = await lockHolder(server.port, "cap.db");
     await using w1 = await connect(server.port);
     await using w2 = await connect(server.port);
@@ -66,33 +69,24 @@ describe("concurrency", () => {
     const first = w1.request(query("cap.db", "INSERT INTO t VALUES (1)"));
     const second = w2.request(query("cap.db", "INSERT INTO t VALUES (2)"));
     await roundTrip(server.port);
-    const order = arrivalOrder([
+    const order = await arrivalOrder([
       ["w1", first],
       ["w2", second],
       ["third", third.request(query("free.db", "SELECT 1"))],
     ]);
-    expect((await order)[0]).not.toBe("third");
-    expect(JSON.parse(await first)).toMatchObject({ error_code: 5, error_message: "database is locked" });
-    expect(JSON.parse(await second)).toMatchObject({ error_code: 5 });
     await holder.request(query("cap.db", "COMMIT"));
+    return { order, writers: [JSON.parse(await first), JSON.parse(await second)] };
+  }
+
+  test("at most --workers statements execute at once; the next waits for a permit", async () => {
+    const { order, writers } = await twoWaitersAndAThird(2, 700);
+    expect(order[0]).not.toBe("third"); // it had to wait for a writer's permit
+    for (const writer of writers) expect(writer).toMatchObject({ error_code: 5, error_message: "database is locked" });
   });
 
   test("with one more permit, the same third statement does not wait", async () => {
-    await using server = await startServer(["--workers", "3", "--busy-timeout", "1500"]);
-    await using holder = await lockHolder(server.port, "cap.db");
-    await using w1 = await connect(server.port);
-    await using w2 = await connect(server.port);
-    await using third = await connect(server.port);
-    const first = w1.request(query("cap.db", "INSERT INTO t VALUES (1)"));
-    const second = w2.request(query("cap.db", "INSERT INTO t VALUES (2)"));
-    await roundTrip(server.port);
-    const order = arrivalOrder([
-      ["w1", first],
-      ["w2", second],
-      ["third", third.request(query("free.db", "SELECT 1"))],
-    ]);
-    await holder.request(query("cap.db", "COMMIT"));
-    expect((await order)[0]).toBe("third");
+    const { order } = await twoWaitersAndAThird(3, 1500);
+    expect(order[0]).toBe("third");
   });
 
   test("a connection that closes while its QUERY waits for a permit costs nothing else", async () => {
