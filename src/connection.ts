@@ -12,6 +12,7 @@ import type { MemoryBudget } from "./memory-budget";
 import { authPassword, parseBody, toCommand, GenericError, type Command } from "./request";
 import * as responses from "./responses";
 import type { Semaphore } from "./semaphore";
+import type { WorkerReply } from "./messages";
 import { WorkerCrashedError, type Session, type WorkerPool } from "./worker-pool";
 
 /** What every connection shares. */
@@ -235,14 +236,22 @@ export class Connection {
       case "query": {
         const session = (this.#session ??= context.pool.openSession());
         using _permit = await context.statements.acquire();
-        while (context.deletions.isRunning(command.db)) await context.deletions.finished(command.db);
-        // Closed while waiting: nobody to answer, and dispatching would reopen handles for
-        // a session that has ended. The check and the dispatch are one synchronous step.
-        if (this.#closed) return "";
-        const reply = await session.query(command.db, command.sql);
-        return responses.queryResponse(reply, command.request);
+        let reply = await this.#dispatch(session, command.db, command.sql, false);
+        // A reader found it is not read-only after all: it runs on the session's own handle.
+        if (reply?.kind === "notReadOnly") reply = await this.#dispatch(session, command.db, command.sql, true);
+        return reply ? responses.queryResponse(reply, command.request) : "";
       }
     }
+  }
+
+  /** Hands a statement to a Worker once no deletion of its database runs; null if closed meanwhile. */
+  async #dispatch(session: Session, db: string, sql: string, own: boolean): Promise<WorkerReply | null> {
+    const deletions = this.#context.deletions;
+    while (deletions.isRunning(db)) await deletions.finished(db);
+    // Closed while waiting: nobody to answer, and dispatching would reopen handles for a
+    // session that has ended. The check and the dispatch are one synchronous step.
+    if (this.#closed) return null;
+    return session.query(db, sql, own);
   }
 
   /** One write per response; what the socket does not take waits for `drain`. */

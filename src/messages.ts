@@ -6,20 +6,26 @@
 // Every request gets exactly one reply, and a Worker replies in the order it was asked,
 // so the main thread matches replies to requests with a FIFO and needs no ids.
 
-import { encodeFrame } from "./frame-parser";
+import { HEADER_BYTES } from "./frame-parser";
 
 const SEP = "\0";
 
 export type WorkerRequest =
   | { kind: "init"; folder: string; busyTimeoutMs: number }
-  | { kind: "query"; session: number; db: string; sql: string }
+  /** `readOnly`: run on this Worker's shared handles, and only if SQLite deems it read-only. */
+  | { kind: "query"; session: number; db: string; sql: string; readOnly: boolean }
   | { kind: "endSession"; session: number }
   | { kind: "closeDatabase"; db: string }
   | { kind: "closeAll" };
 
+/**
+ * `pinned`: after this statement the session holds state (a transaction, a PRAGMA, TEMP
+ * objects, an attachment) that only its own handle has, so its next statements must run there.
+ */
 export type WorkerReply =
-  | { kind: "rows"; frame: Uint8Array }
-  | { kind: "sqlError"; code: number; message: string }
+  | { kind: "rows"; frame: Uint8Array; pinned: boolean }
+  | { kind: "sqlError"; code: number; message: string; pinned: boolean }
+  | { kind: "notReadOnly" }
   | { kind: "unsafeName" }
   | { kind: "done" };
 
@@ -28,7 +34,7 @@ export function encodeRequest(request: WorkerRequest): string {
     case "init":
       return "I" + request.busyTimeoutMs + SEP + request.folder;
     case "query":
-      return "Q" + request.session + SEP + request.db + SEP + request.sql;
+      return (request.readOnly ? "R" : "Q") + request.session + SEP + request.db + SEP + request.sql;
     case "endSession":
       return "S" + request.session;
     case "closeDatabase":
@@ -45,10 +51,11 @@ export function decodeRequest(message: string): WorkerRequest {
       const [busy, folder] = splitOnce(body);
       return { kind: "init", folder, busyTimeoutMs: Number(busy) };
     }
-    case "Q": {
+    case "Q":
+    case "R": {
       const [session, rest] = splitOnce(body);
       const [db, sql] = splitOnce(rest);
-      return { kind: "query", session: Number(session), db, sql };
+      return { kind: "query", session: Number(session), db, sql, readOnly: message[0] === "R" };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };
@@ -60,18 +67,23 @@ export function decodeRequest(message: string): WorkerRequest {
   throw new Error(`unknown worker request ${JSON.stringify(message.slice(0, 16))}`);
 }
 
-/** The rows response, framed, as the buffer to transfer. */
-export function encodeRowsReply(json: string): ArrayBuffer {
-  const frame = encodeFrame(json);
-  return frame.byteOffset === 0 && frame.byteLength === frame.buffer.byteLength
-    ? (frame.buffer as ArrayBuffer)
-    : (frame.slice().buffer as ArrayBuffer);
+/** The rows response, framed, then one byte for `pinned`: the buffer to transfer. */
+export function encodeRowsReply(json: string, pinned: boolean): ArrayBuffer {
+  const size = Buffer.byteLength(json, "utf8");
+  const buffer = new ArrayBuffer(HEADER_BYTES + size + 1);
+  const bytes = new Uint8Array(buffer);
+  new DataView(buffer).setUint32(0, size, true);
+  new TextEncoder().encodeInto(json, bytes.subarray(HEADER_BYTES, HEADER_BYTES + size));
+  bytes[HEADER_BYTES + size] = pinned ? 1 : 0;
+  return buffer;
 }
 
 export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): string {
   switch (reply.kind) {
     case "sqlError":
-      return "E" + reply.code + SEP + reply.message;
+      return "E" + reply.code + SEP + (reply.pinned ? "1" : "0") + reply.message;
+    case "notReadOnly":
+      return "N";
     case "unsafeName":
       return "U";
     case "done":
@@ -80,12 +92,17 @@ export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): stri
 }
 
 export function decodeReply(message: string | ArrayBuffer): WorkerReply {
-  if (typeof message !== "string") return { kind: "rows", frame: new Uint8Array(message) };
+  if (typeof message !== "string") {
+    const bytes = new Uint8Array(message);
+    return { kind: "rows", frame: bytes.subarray(0, bytes.length - 1), pinned: bytes[bytes.length - 1] === 1 };
+  }
   switch (message[0]) {
     case "E": {
-      const [code, text] = splitOnce(message.slice(1));
-      return { kind: "sqlError", code: Number(code), message: text };
+      const [code, rest] = splitOnce(message.slice(1));
+      return { kind: "sqlError", code: Number(code), message: rest.slice(1), pinned: rest[0] === "1" };
     }
+    case "N":
+      return { kind: "notReadOnly" };
     case "U":
       return { kind: "unsafeName" };
     case "D":

@@ -33,6 +33,7 @@ export function queryResponse(reply: WorkerReply, request: JsonObject): string |
     case "unsafeName":
       return genericError(GenericError.NO_DATABASE_SPECIFIED, request);
     case "done":
-      throw new Error("a Worker answered a query with no result");
+    case "notReadOnly":
+      throw new Error(`a Worker answered a query with ${reply.kind}`);
   }
 }

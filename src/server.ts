@@ -40,6 +40,7 @@ export function startServer(
   const pool = new WorkerPool({
     folder,
     busyTimeoutMs: settings.busyTimeoutMs,
+    readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
     keepIdle: settings.workers,
     createWorker,

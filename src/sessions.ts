@@ -8,9 +8,18 @@ import { resolveDbPath } from "./folder";
 import { encodeRows, ResultTooBigError, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 
+/** What one statement came to, before the session's `pinned` state is added. */
+type Outcome =
+  | { kind: "rowsJson"; json: string }
+  | { kind: "sqlError"; code: number; message: string }
+  | { kind: "notReadOnly" };
+
 /** What a session answers inside the Worker: rows as JSON text, framed by worker.ts. */
-export type SessionReply = Exclude<WorkerReply, { kind: "rows" }> | { kind: "rowsJson"; json: string };
-import { firstStatement } from "./sql-statements";
+export type SessionReply =
+  | Exclude<WorkerReply, { kind: "rows" } | { kind: "sqlError" }>
+  | { kind: "rowsJson"; json: string; pinned: boolean }
+  | { kind: "sqlError"; code: number; message: string; pinned: boolean };
+import { firstStatement, leavesConnectionState } from "./sql-statements";
 
 const SQLITE_ERROR = 1;
 const SQLITE_TOOBIG = 18;
@@ -25,32 +34,51 @@ export const MAX_RESPONSE_LENGTH = 256 * 1024 * 1024;
 
 export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
+  /** Sessions that ran a statement leaving connection state (see leavesConnectionState). */
+  readonly #stateful = new Set<number>();
 
   constructor(
     readonly folder: string,
     readonly busyTimeoutMs: number,
   ) {}
 
-  /** Runs one statement of `sql` on `session`'s handle for `db`, to completion. */
-  query(session: number, db: string, sql: string): SessionReply {
+  /**
+   * Runs one statement of `sql` on `session`'s handle for `db`, to completion. With
+   * `readOnly`, runs it only if SQLite deems it read-only (else answers notReadOnly): that is
+   * how a reader Worker serves many sessions on one shared set of handles.
+   */
+  query(session: number, db: string, sql: string, readOnly: boolean): SessionReply {
     let handles = this.#handles.get(session);
     if (!handles) this.#handles.set(session, (handles = new Map()));
     let handle = handles.get(db);
-    if (!handle) {
+    let outcome: Outcome;
+    if (handle) {
+      outcome = this.#runOne(handle, sql, readOnly, session);
+    } else {
       const path = resolveDbPath(this.folder, db);
       if (path === null) return { kind: "unsafeName" };
       try {
         handle = this.#open(path);
+        handles.set(db, handle);
+        outcome = this.#runOne(handle, sql, readOnly, session);
       } catch (error) {
-        return sqlErrorReply(error);
+        outcome = sqlErrorOutcome(error);
       }
-      handles.set(db, handle);
     }
-    return this.#runOne(handle, sql);
+    if (outcome.kind === "notReadOnly") return outcome;
+    return { ...outcome, pinned: !readOnly && this.#pinned(session) };
+  }
+
+  /** Whether the session holds state that only its own handles have. */
+  #pinned(session: number): boolean {
+    if (this.#stateful.has(session)) return true;
+    for (const handle of this.#handles.get(session)?.values() ?? []) if (handle.inTransaction) return true;
+    return false;
   }
 
   /** Closes the session's handles; SQLite rolls back a transaction left open. */
   endSession(session: number): void {
+    this.#stateful.delete(session);
     const handles = this.#handles.get(session);
     if (!handles) return;
     this.#handles.delete(session);
@@ -87,8 +115,8 @@ export class Sessions {
     }
   }
 
-  /** Prepares and runs exactly one statement; any error at any step is the reply. */
-  #runOne(handle: Database, sql: string): SessionReply {
+  /** Prepares and runs exactly one statement; any error at any step is the outcome. */
+  #runOne(handle: Database, sql: string, readOnly: boolean, session: number): Outcome {
     const found = firstStatement(sql);
     if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
     const text = sql.slice(found.start, found.end);
@@ -99,13 +127,15 @@ export class Sessions {
       // A syntax error in the first statement is reported before "Multiple statements".
       statement = handle.prepare(confined.ok ? confined.sql : text);
     } catch (error) {
-      return sqlErrorReply(error);
+      return sqlErrorOutcome(error);
     }
     try {
       if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
+      if (readOnly && !statement.readonly) return { kind: "notReadOnly" };
+      if (!readOnly && leavesConnectionState(text)) this.#stateful.add(session);
       return run(statement);
     } catch (error) {
-      return sqlErrorReply(error);
+      return sqlErrorOutcome(error);
     } finally {
       statement.finalize();
     }
@@ -122,12 +152,12 @@ function attaches(handle: Database, path: string): boolean {
 }
 
 /** Runs a prepared statement to completion and encodes every row. */
-function run(statement: Statement): SessionReply {
+function run(statement: Statement): Outcome {
   const rows = statement.values() as SqlValue[][];
   return { kind: "rowsJson", json: encodeRows(statement.columnNames, rows, MAX_RESPONSE_LENGTH) };
 }
 
-function sqlErrorReply(error: unknown): SessionReply {
+function sqlErrorOutcome(error: unknown): Outcome {
   if (error instanceof ResultTooBigError) return { kind: "sqlError", code: SQLITE_TOOBIG, message: error.message };
   if (error instanceof Error && "errno" in error && typeof error.errno === "number") {
     return { kind: "sqlError", code: error.errno & 0xff, message: error.message };

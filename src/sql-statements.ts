@@ -105,3 +105,33 @@ function skipQuoted(sql: string, at: number, close: string): number {
     return found + 1;
   }
 }
+
+const READ_START = /^\s*(?:SELECT|WITH|VALUES)\b/i;
+/** SQL functions whose value depends on the connection, not on the database. */
+const CONNECTION_FUNCTIONS = /\b(?:last_insert_rowid|changes|total_changes)\s*\(/i;
+
+/**
+ * Whether a statement may run on any handle of the database rather than the session's own:
+ * it must start like a query and not ask for the connection's own counters. (The handle that
+ * runs it still checks that SQLite considers it read-only.)
+ */
+export function mayReadAnywhere(sql: string): boolean {
+  return READ_START.test(sql) && !CONNECTION_FUNCTIONS.test(sql);
+}
+
+const STATEFUL_FIRST_WORDS = new Set(["PRAGMA", "ATTACH", "DETACH"]);
+
+/**
+ * Whether running this statement leaves state on the connection that later statements could
+ * see, besides a transaction: a PRAGMA setting, an attached database, a TEMP object.
+ */
+export function leavesConnectionState(sql: string): boolean {
+  const words: string[] = [];
+  for (const token of tokenize(sql)) {
+    if (token.kind === "word") words.push(sql.slice(token.start, token.end).toUpperCase());
+    if (words.length === 1 && STATEFUL_FIRST_WORDS.has(words[0]!)) return true;
+    if (words.length > 0 && words[0] !== "CREATE") return false;
+    if (words.length > 1 && (words.at(-1) === "TEMP" || words.at(-1) === "TEMPORARY")) return true;
+  }
+  return false;
+}

@@ -1,14 +1,19 @@
-// The database Worker threads and the sessions placed on them.
+// The database Worker threads, and where each statement runs.
 //
-// A bun:sqlite handle cannot leave the thread that opened it, so a session (one TCP
-// connection's handles) stays on one Worker for life. A Worker runs one statement at a
-// time, so two sessions sharing a Worker can hold each other up. Placement therefore gives
-// each session a Worker of its own while there are fewer than `maxThreads` of them, and
-// only past that shares the least-loaded one. Connections that never run a QUERY cost no
-// Worker; a Worker whose last session ends is kept warm (up to `keepIdle`) or terminated.
+// A bun:sqlite handle cannot leave the thread that opened it, and a Worker runs one statement
+// at a time, so two sessions sharing a Worker could hold each other up. Two kinds of Worker:
+//
+// - Readers, as many as there are permits (`--workers`), each with its own handles shared by
+//   all sessions. A query from a session that holds no connection state (no transaction,
+//   PRAGMA, TEMP object or attachment, and not asking for last_insert_rowid() or changes())
+//   runs on an idle reader, if SQLite deems it read-only. Statements hold a permit while they
+//   run, so whenever a permit is free some reader is idle: reads never wait on each other.
+// - Session Workers, for everything else: a session gets one of its own the first time it
+//   needs its own handle, keeps it for life, and shares one only past `maxThreads`.
 
 import { decodeReply, encodeRequest, type WorkerReply, type WorkerRequest } from "./messages";
 import { Queue } from "./queue";
+import { mayReadAnywhere } from "./sql-statements";
 
 export class WorkerCrashedError extends Error {
   readonly code = "WORKER_CRASHED";
@@ -17,9 +22,11 @@ export class WorkerCrashedError extends Error {
 export interface PoolOptions {
   folder: string;
   busyTimeoutMs: number;
-  /** Above this many Workers, new sessions share the least-loaded one. */
+  /** Reader Workers: one per permit. */
+  readers: number;
+  /** Above this many session Workers, new sessions share the least-loaded one. */
   maxThreads: number;
-  /** Workers kept alive with no session, ready for the next one. */
+  /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
   createWorker: () => Worker;
 }
@@ -40,11 +47,16 @@ class Thread {
 
   constructor(
     readonly worker: Worker,
+    readonly reader: boolean,
     onCrash: (thread: Thread, error: Error) => void,
   ) {
     worker.onmessage = (event: MessageEvent<string | ArrayBuffer>) => this.#pending.shift()?.resolve(decodeReply(event.data));
     worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${summarize(event.message)}`));
     worker.addEventListener("close", () => onCrash(this, new WorkerCrashedError("database worker exited")));
+  }
+
+  get idle(): boolean {
+    return this.#pending.length === 0;
   }
 
   request(request: WorkerRequest): Promise<WorkerReply> {
@@ -63,54 +75,93 @@ class Thread {
 }
 
 export class Session {
+  #thread: Thread | null = null;
+  /** The session holds state only its own handles have (as its Worker last reported). */
+  #pinned = false;
   #ended = false;
+
   constructor(
     readonly id: number,
-    readonly thread: Thread,
     readonly pool: WorkerPool,
   ) {}
 
-  query(db: string, sql: string): Promise<WorkerReply> {
-    return this.thread.request({ kind: "query", session: this.id, db, sql });
+  get thread(): Thread | null {
+    return this.#thread;
+  }
+
+  /**
+   * Runs a statement: on an idle reader when that is allowed (see above), else on the
+   * session's own Worker. A reply of notReadOnly means "run it again with own = true";
+   * the caller re-checks what must hold before a dispatch (see deletions.ts).
+   */
+  query(db: string, sql: string, own = false): Promise<WorkerReply> {
+    if (!own && !this.#pinned && mayReadAnywhere(sql)) {
+      const reader = this.pool.idleReader();
+      if (reader) return reader.request({ kind: "query", session: 0, db, sql, readOnly: true });
+    }
+    this.#thread ??= this.pool.place();
+    return this.#thread.request({ kind: "query", session: this.id, db, sql, readOnly: false }).then((reply) => {
+      if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
+      return reply;
+    });
   }
 
   /** Closes the session's handles (rolling back an open transaction). */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.pool.release(this);
+    if (this.#thread) this.pool.release(this.#thread, this.id);
   }
 }
 
 export class WorkerPool {
   readonly #options: PoolOptions;
+  readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
   #nextSession = 1;
   #closing = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
-    for (let i = 0; i < options.keepIdle; i++) this.#spawn();
+    for (let i = 0; i < options.readers; i++) this.#spawn(true);
+    for (let i = 0; i < options.keepIdle; i++) this.#spawn(false);
   }
 
+  /** Session Workers (readers not counted). */
   get threadCount(): number {
     return this.#threads.size;
   }
 
   openSession(): Session {
-    const thread = this.#place();
-    thread.sessions++;
-    return new Session(this.#nextSession++, thread, this);
+    return new Session(this.#nextSession++, this);
   }
 
-  /** Called by Session.end(). */
-  release(session: Session): void {
-    const thread = session.thread;
+  idleReader(): Thread | null {
+    return this.#readers.find((reader) => reader.idle && !reader.dead) ?? null;
+  }
+
+  /** A session Worker for a new session: an unused one, a new one, or past the cap the least loaded. */
+  place(): Thread {
+    let least: Thread | null = null;
+    for (const thread of this.#threads) {
+      if (thread.sessions === 0) {
+        thread.sessions++;
+        return thread;
+      }
+      if (!least || thread.sessions < least.sessions) least = thread;
+    }
+    const thread = !least || this.#threads.size < this.#options.maxThreads ? this.#spawn(false) : least;
+    thread.sessions++;
+    return thread;
+  }
+
+  /** Called by Session.end(): closes its handles, and retires the Worker if it is surplus. */
+  release(thread: Thread, session: number): void {
     thread.sessions--;
     if (thread.dead) return;
     // Retire only after the handles are closed: a Worker terminated with a handle open
     // would keep that handle's file locks for the life of the process.
-    thread.request({ kind: "endSession", session: session.id }).then(
+    thread.request({ kind: "endSession", session }).then(
       () => {
         if (thread.sessions === 0 && !thread.dead && this.#idleCount() > this.#options.keepIdle) this.#retire(thread);
       },
@@ -118,10 +169,10 @@ export class WorkerPool {
     );
   }
 
-  /** Every session's handle to `db` is closed when this resolves. */
+  /** Every handle to `db` (readers' and sessions') is closed when this resolves. */
   async closeDatabase(db: string): Promise<void> {
-    const busy = [...this.#threads].filter((t) => t.sessions > 0);
-    await Promise.all(busy.map((t) => t.request({ kind: "closeDatabase", db }).catch(() => {})));
+    const holders = [...this.#readers, ...[...this.#threads].filter((t) => t.sessions > 0)];
+    await Promise.all(holders.map((t) => t.request({ kind: "closeDatabase", db }).catch(() => {})));
   }
 
   /**
@@ -131,26 +182,17 @@ export class WorkerPool {
    */
   async close(waitMs: number): Promise<void> {
     this.#closing = true;
-    const threads = [...this.#threads];
+    const threads = [...this.#readers, ...this.#threads];
     const closed = Promise.all(threads.map((t) => t.request({ kind: "closeAll" }).catch(() => {})));
     await Promise.race([closed, Bun.sleep(waitMs)]);
     for (const thread of threads) this.#retire(thread);
   }
 
-  #place(): Thread {
-    let least: Thread | null = null;
-    for (const thread of this.#threads) {
-      if (thread.sessions === 0) return thread;
-      if (!least || thread.sessions < least.sessions) least = thread;
-    }
-    if (!least || this.#threads.size < this.#options.maxThreads) return this.#spawn();
-    return least;
-  }
-
-  #spawn(): Thread {
-    const thread = new Thread(this.#options.createWorker(), (t, error) => this.#onCrash(t, error));
+  #spawn(reader: boolean): Thread {
+    const thread = new Thread(this.#options.createWorker(), reader, (t, error) => this.#onCrash(t, error));
     thread.request({ kind: "init", folder: this.#options.folder, busyTimeoutMs: this.#options.busyTimeoutMs });
-    this.#threads.add(thread);
+    if (reader) this.#readers.push(thread);
+    else this.#threads.add(thread);
     return thread;
   }
 
@@ -169,7 +211,12 @@ export class WorkerPool {
   #onCrash(thread: Thread, error: Error): void {
     if (thread.dead) return;
     thread.fail(error);
+    if (thread.reader) {
+      this.#readers.splice(this.#readers.indexOf(thread), 1);
+      if (!this.#closing) this.#spawn(true);
+      return;
+    }
     this.#threads.delete(thread);
-    if (!this.#closing && this.#idleCount() < this.#options.keepIdle) this.#spawn();
+    if (!this.#closing && this.#idleCount() < this.#options.keepIdle) this.#spawn(false);
   }
 }

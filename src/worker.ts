@@ -17,7 +17,7 @@ self.onmessage = (event: MessageEvent<string>) => {
   if (request.kind === "query" && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
   if (reply.kind === "rowsJson") {
-    const frame = encodeRowsReply(reply.json);
+    const frame = encodeRowsReply(reply.json, reply.pinned);
     self.postMessage(frame, [frame]);
   } else {
     self.postMessage(encodeReply(reply));
@@ -32,7 +32,7 @@ function handle(request: WorkerRequest): SessionReply {
   if (!sessions) throw new Error("worker used before init");
   switch (request.kind) {
     case "query":
-      return sessions.query(request.session, request.db, request.sql);
+      return sessions.query(request.session, request.db, request.sql, request.readOnly);
     case "endSession":
       sessions.endSession(request.session);
       return { kind: "done" };

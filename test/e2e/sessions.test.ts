@@ -82,6 +82,40 @@ describe("sessions", () => {
     );
   });
 
+  test("a PRAGMA keeps the session's later reads on its own handle", async () => {
+    // Reads from sessions without state may run on shared reader handles; this one has state.
+    await using a = await connect(server.port);
+    await using b = await connect(server.port);
+    expect(await a.request(query("like.db", "PRAGMA case_sensitive_like = ON"))).toBe(EMPTY);
+    for (let i = 0; i < 5; i++) {
+      expect(await a.request(query("like.db", "SELECT 'a' LIKE 'A' AS m"))).toBe('{"columns":["m"],"data":[{"m":0}]}');
+      expect(await b.request(query("like.db", "SELECT 'a' LIKE 'A' AS m"))).toBe('{"columns":["m"],"data":[{"m":1}]}');
+    }
+  });
+
+  test("a write that looks like a query runs on the session's handle, counters intact", async () => {
+    await using a = await connect(server.port);
+    await a.request(query("cte.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    expect(await a.request(query("cte.db", "WITH x(v) AS (VALUES (5), (6)) INSERT INTO t(v) SELECT v FROM x"))).toBe(EMPTY);
+    expect(await a.request(query("cte.db", "SELECT last_insert_rowid() AS id, changes() AS c"))).toBe(
+      '{"columns":["id","c"],"data":[{"c":2,"id":2}]}',
+    );
+  });
+
+  test("a connection reads its own writes at once, in and out of transactions", async () => {
+    await using a = await connect(server.port);
+    await a.request(query("own.db", "CREATE TABLE t(v)"));
+    for (let i = 1; i <= 5; i++) {
+      await a.request(query("own.db", `INSERT INTO t VALUES (${i})`));
+      expect(await a.request(query("own.db", "SELECT COUNT(*) AS n FROM t"))).toBe(`{"columns":["n"],"data":[{"n":${i}}]}`);
+    }
+    await a.request(query("own.db", "BEGIN"));
+    await a.request(query("own.db", "DELETE FROM t"));
+    expect(await a.request(query("own.db", "SELECT COUNT(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":0}]}');
+    await a.request(query("own.db", "ROLLBACK"));
+    expect(await a.request(query("own.db", "SELECT COUNT(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":5}]}');
+  });
+
   test("a new database file is created in the folder on first QUERY", async () => {
     await using a = await connect(server.port);
     await a.request(query("fresh.db", "SELECT 1"));

@@ -5,7 +5,8 @@ describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
     const requests: WorkerRequest[] = [
       { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000 },
-      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'" },
+      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'", readOnly: false },
+      { kind: "query", session: 0, db: "x.db", sql: "SELECT 1", readOnly: true },
       { kind: "endSession", session: 7 },
       { kind: "closeDatabase", db: "x.db" },
       { kind: "closeAll" },
@@ -15,7 +16,9 @@ describe("worker messages", () => {
 
   test("replies survive the trip", () => {
     const replies: Exclude<WorkerReply, { kind: "rows" }>[] = [
-      { kind: "sqlError", code: 19, message: "UNIQUE constraint failed: u.id\0?" },
+      { kind: "sqlError", code: 19, message: "UNIQUE constraint failed: u.id\0?", pinned: false },
+      { kind: "sqlError", code: 5, message: "database is locked", pinned: true },
+      { kind: "notReadOnly" },
       { kind: "unsafeName" },
       { kind: "done" },
     ];
@@ -23,12 +26,13 @@ describe("worker messages", () => {
   });
 
   test("rows travel framed, in a buffer of their own that can be transferred", () => {
-    const buffer = encodeRowsReply('{"columns":["é"],"data":[]}');
-    const reply = decodeReply(buffer);
-    expect(reply.kind).toBe("rows");
-    const frame = (reply as { frame: Uint8Array }).frame;
-    expect(frame.byteLength).toBe(buffer.byteLength);
-    expect(new DataView(buffer).getUint32(0, true)).toBe(buffer.byteLength - 4);
-    expect(new TextDecoder().decode(frame.subarray(4))).toBe('{"columns":["é"],"data":[]}');
+    for (const pinned of [false, true]) {
+      const buffer = encodeRowsReply('{"columns":["é"],"data":[]}', pinned);
+      const reply = decodeReply(buffer) as { kind: string; frame: Uint8Array; pinned: boolean };
+      expect([reply.kind, reply.pinned]).toEqual(["rows", pinned]);
+      expect(reply.frame.byteLength).toBe(buffer.byteLength - 1);
+      expect(new DataView(buffer).getUint32(0, true)).toBe(reply.frame.byteLength - 4);
+      expect(new TextDecoder().decode(reply.frame.subarray(4))).toBe('{"columns":["é"],"data":[]}');
+    }
   });
 });

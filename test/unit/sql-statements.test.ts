@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { firstStatement } from "../../src/sql-statements";
+import { firstStatement, leavesConnectionState, mayReadAnywhere } from "../../src/sql-statements";
 
 const first = (sql: string) => {
   const found = firstStatement(sql);
@@ -67,5 +67,29 @@ describe("firstStatement", () => {
       statement.finalize();
     }
     db.close();
+  });
+});
+
+describe("which statements may read from any handle", () => {
+  test("queries that do not ask for the connection's counters", () => {
+    for (const sql of ["SELECT 1", "  select * from t", "WITH x AS (SELECT 1) SELECT * FROM x", "VALUES (1)"]) expect(mayReadAnywhere(sql)).toBe(true);
+  });
+  test("not statements that are not queries, nor the connection's counters", () => {
+    for (const sql of ["INSERT INTO t VALUES (1)", "/* c */ SELECT 1", "PRAGMA x", "SELECT last_insert_rowid()", "SELECT changes ()", "select TOTAL_CHANGES()", "BEGIN"]) {
+      expect(mayReadAnywhere(sql)).toBe(false);
+    }
+  });
+});
+
+describe("which statements leave state on the connection", () => {
+  test("PRAGMAs, ATTACH, DETACH and TEMP objects do", () => {
+    for (const sql of ["PRAGMA cache_size=10", "pragma foreign_keys", "ATTACH 'x' AS y", "DETACH y", "CREATE TEMP TABLE t(a)", "create temporary view v as select 1", "CREATE TABLE temp.t(a)", "CREATE TRIGGER temp.tr AFTER INSERT ON t BEGIN SELECT 1; END"]) {
+      expect(leavesConnectionState(sql)).toBe(true);
+    }
+  });
+  test("ordinary statements do not", () => {
+    for (const sql of ["SELECT 'PRAGMA'", "CREATE TABLE t(temp_value)", "INSERT INTO t VALUES ('TEMP')", "BEGIN", "CREATE TABLE t(a)", "UPDATE t SET a = 1"]) {
+      expect(leavesConnectionState(sql)).toBe(false);
+    }
   });
 });
