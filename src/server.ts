@@ -11,7 +11,7 @@ import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
 import { WorkerPool } from "./worker-pool";
 
-/** Sessions get a Worker of their own up to this many Workers (see worker-pool.ts). */
+/** Sessions that need their own handles get a Worker each, up to this many (see worker-pool.ts). */
 export const MAX_WORKER_THREADS = 256;
 /** On shutdown, how long statements already running may take before we stop waiting. */
 export const SHUTDOWN_GRACE_MS = 10_000;
