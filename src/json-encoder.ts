@@ -118,20 +118,40 @@ export class ResultTooBigError extends Error {
 }
 
 /**
- * The QUERY success body: `{"columns":[…],"data":[{…},…]}`. Throws ResultTooBigError once it
- * passes `maxLength` UTF-16 units (at most 3 UTF-8 bytes each).
+ * The QUERY success body, `{"columns":[…],"data":[{…},…]}`, in pieces of about `pieceLength`
+ * UTF-16 units, so that a large result never exists as one string. Throws ResultTooBigError
+ * once the body passes `maxLength` units (at most 3 UTF-8 bytes each).
  */
-export function encodeRows(columns: readonly string[], rows: readonly (readonly SqlValue[])[], maxLength = Infinity): string {
+export function* encodeRowsInPieces(
+  columns: readonly string[],
+  rows: Iterable<readonly SqlValue[]>,
+  maxLength = Infinity,
+  pieceLength = 65536,
+): Generator<string> {
   const { prefixes, indexes } = rowLayout(columns);
   const width = indexes.length;
-  let out = '{"columns":' + JSON.stringify(columns) + ',"data":[';
-  for (let r = 0; r < rows.length; r++) {
-    const row = rows[r]!;
-    if (r > 0) out += ",";
-    if (width === 0) out += "{";
-    for (let c = 0; c < width; c++) out += prefixes[c]! + encodeSqlValue(row[indexes[c]!]!);
-    out += "}";
-    if (out.length > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
+  let piece = '{"columns":' + JSON.stringify(columns) + ',"data":[';
+  let total = 0;
+  let first = true;
+  for (const row of rows) {
+    piece += first ? "" : ",";
+    first = false;
+    if (width === 0) piece += "{";
+    for (let c = 0; c < width; c++) piece += prefixes[c]! + encodeSqlValue(row[indexes[c]!]!);
+    piece += "}";
+    if (piece.length >= pieceLength) {
+      total += piece.length;
+      if (total > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
+      yield piece;
+      piece = "";
+    }
   }
-  return out + "]}";
+  total += piece.length + 2;
+  if (total > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
+  yield piece + "]}";
+}
+
+/** The whole QUERY success body as one string. */
+export function encodeRows(columns: readonly string[], rows: Iterable<readonly SqlValue[]>, maxLength = Infinity): string {
+  return [...encodeRowsInPieces(columns, rows, maxLength)].join("");
 }

@@ -67,14 +67,18 @@ export function decodeRequest(message: string): WorkerRequest {
   throw new Error(`unknown worker request ${JSON.stringify(message.slice(0, 16))}`);
 }
 
-/** The rows response, framed, then one byte for `pinned`: the buffer to transfer. */
-export function encodeRowsReply(json: string, pinned: boolean): ArrayBuffer {
-  const size = Buffer.byteLength(json, "utf8");
+/** The rows response from its UTF-8 pieces: framed, then one byte for `pinned`; the buffer to transfer. */
+export function frameRows(pieces: readonly Uint8Array[], pinned: boolean): ArrayBuffer {
+  const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
   const buffer = new ArrayBuffer(HEADER_BYTES + size + 1);
   const bytes = new Uint8Array(buffer);
   new DataView(buffer).setUint32(0, size, true);
-  new TextEncoder().encodeInto(json, bytes.subarray(HEADER_BYTES, HEADER_BYTES + size));
-  bytes[HEADER_BYTES + size] = pinned ? 1 : 0;
+  let at = HEADER_BYTES;
+  for (const piece of pieces) {
+    bytes.set(piece, at);
+    at += piece.length;
+  }
+  bytes[at] = pinned ? 1 : 0;
   return buffer;
 }
 

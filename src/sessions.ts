@@ -5,19 +5,19 @@
 import { Database, type Statement } from "bun:sqlite";
 import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
-import { encodeRows, ResultTooBigError, type SqlValue } from "./json-encoder";
+import { encodeRowsInPieces, ResultTooBigError, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 
 /** What one statement came to, before the session's `pinned` state is added. */
 type Outcome =
-  | { kind: "rowsJson"; json: string }
+  | { kind: "rowsUtf8"; pieces: Uint8Array[] }
   | { kind: "sqlError"; code: number; message: string }
   | { kind: "notReadOnly" };
 
-/** What a session answers inside the Worker: rows as JSON text, framed by worker.ts. */
+/** What a session answers inside the Worker: rows as UTF-8 pieces of JSON, framed by worker.ts. */
 export type SessionReply =
   | Exclude<WorkerReply, { kind: "rows" } | { kind: "sqlError" }>
-  | { kind: "rowsJson"; json: string; pinned: boolean }
+  | { kind: "rowsUtf8"; pieces: Uint8Array[]; pinned: boolean }
   | { kind: "sqlError"; code: number; message: string; pinned: boolean };
 import { firstStatement, leavesConnectionState } from "./sql-statements";
 
@@ -151,10 +151,26 @@ function attaches(handle: Database, path: string): boolean {
   }
 }
 
-/** Runs a prepared statement to completion and encodes every row. */
+const utf8 = new TextEncoder();
+
+/**
+ * Runs a prepared statement to completion and encodes every row, piece by piece, as UTF-8.
+ * Rows stream through iterate() when column names are distinct (it returns one object per
+ * row, which would lose a duplicate name); otherwise values() materialises them all.
+ */
 function run(statement: Statement): Outcome {
-  const rows = statement.values() as SqlValue[][];
-  return { kind: "rowsJson", json: encodeRows(statement.columnNames, rows, MAX_RESPONSE_LENGTH) };
+  const columns = statement.columnNames;
+  const distinct = new Set(columns).size === columns.length && !columns.includes("__proto__");
+  const rows: Iterable<SqlValue[]> = distinct
+    ? mapRows(statement.iterate() as Iterable<Record<string, SqlValue>>, columns)
+    : (statement.values() as SqlValue[][]);
+  const pieces: Uint8Array[] = [];
+  for (const piece of encodeRowsInPieces(columns, rows, MAX_RESPONSE_LENGTH)) pieces.push(utf8.encode(piece));
+  return { kind: "rowsUtf8", pieces };
+}
+
+function* mapRows(rows: Iterable<Record<string, SqlValue>>, columns: readonly string[]): Generator<SqlValue[]> {
+  for (const row of rows) yield columns.map((name) => row[name] as SqlValue);
 }
 
 function sqlErrorOutcome(error: unknown): Outcome {

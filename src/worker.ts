@@ -1,7 +1,7 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, encodeRowsReply, type WorkerRequest } from "./messages";
+import { decodeRequest, encodeReply, frameRows, type WorkerRequest } from "./messages";
 import { Sessions, type SessionReply } from "./sessions";
 
 declare const self: Worker;
@@ -16,8 +16,8 @@ self.onmessage = (event: MessageEvent<string>) => {
   const request = decodeRequest(event.data);
   if (request.kind === "query" && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
-  if (reply.kind === "rowsJson") {
-    const frame = encodeRowsReply(reply.json, reply.pinned);
+  if (reply.kind === "rowsUtf8") {
+    const frame = frameRows(reply.pieces, reply.pinned);
     self.postMessage(frame, [frame]);
   } else {
     self.postMessage(encodeReply(reply));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { compareUtf8, encodeJson, encodeRows, formatReal, JsonNumber, rowLayout } from "../../src/json-encoder";
+import { compareUtf8, encodeJson, encodeRows, encodeRowsInPieces, formatReal, JsonNumber, ResultTooBigError, rowLayout } from "../../src/json-encoder";
 import { parseJson } from "../../src/json-parser";
 
 describe("formatReal, the contract's table", () => {
@@ -81,5 +81,26 @@ describe("encodeRows", () => {
 
   test("text is escaped as JSON.stringify does, non-ASCII kept as UTF-8", () => {
     expect(encodeRows(["s"], [["é\n\u0001\u001f\u007f"]])).toBe('{"columns":["s"],"data":[{"s":"é\\n\\u0001\\u001f\u007f"}]}');
+  });
+});
+
+describe("encodeRowsInPieces", () => {
+  const rows = Array.from({ length: 50 }, (_, i) => [BigInt(i), `name-${i}`, i * 0.5] as const);
+  const columns = ["id", "name", "score"];
+
+  test("the pieces join to the whole body, whatever the piece size", () => {
+    const whole = encodeRows(columns, rows);
+    for (const size of [1, 10, 100, 100000]) {
+      const pieces = [...encodeRowsInPieces(columns, rows, Infinity, size)];
+      expect(pieces.join("")).toBe(whole);
+      if (size === 1) expect(pieces.length).toBe(rows.length + 1);
+    }
+    expect(JSON.parse(whole).data[3]).toEqual({ id: 3, name: "name-3", score: 1.5 });
+  });
+
+  test("a body past the maximum length is refused", () => {
+    expect(() => [...encodeRowsInPieces(columns, rows, 500, 64)]).toThrow(ResultTooBigError);
+    expect(() => encodeRows(columns, rows, 500)).toThrow(ResultTooBigError);
+    expect(encodeRows(columns, rows, 100000).length).toBeLessThan(100000);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, encodeRowsReply, type WorkerReply, type WorkerRequest } from "../../src/messages";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest, frameRows, type WorkerReply, type WorkerRequest } from "../../src/messages";
 
 describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
@@ -27,7 +27,8 @@ describe("worker messages", () => {
 
   test("rows travel framed, in a buffer of their own that can be transferred", () => {
     for (const pinned of [false, true]) {
-      const buffer = encodeRowsReply('{"columns":["é"],"data":[]}', pinned);
+      const pieces = ['{"columns":["é"],', '"data":[]}'].map((text) => new TextEncoder().encode(text));
+      const buffer = frameRows(pieces, pinned);
       const reply = decodeReply(buffer) as { kind: string; frame: Uint8Array; pinned: boolean };
       expect([reply.kind, reply.pinned]).toEqual(["rows", pinned]);
       expect(reply.frame.byteLength).toBe(buffer.byteLength - 1);
