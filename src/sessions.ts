@@ -7,6 +7,7 @@ import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRowsInPieces, ResultTooBigError, type SqlValue } from "./json-encoder";
 import type { WorkerReply } from "./messages";
+import { firstStatement, leavesConnectionState } from "./sql-statements";
 
 /** What one statement came to, before the session's `pinned` state is added. */
 type Outcome =
@@ -19,7 +20,6 @@ export type SessionReply =
   | Exclude<WorkerReply, { kind: "rows" } | { kind: "sqlError" }>
   | { kind: "rowsUtf8"; pieces: Uint8Array[]; pinned: boolean }
   | { kind: "sqlError"; code: number; message: string; pinned: boolean };
-import { firstStatement, leavesConnectionState } from "./sql-statements";
 
 const SQLITE_ERROR = 1;
 const SQLITE_TOOBIG = 18;

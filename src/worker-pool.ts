@@ -85,10 +85,6 @@ export class Session {
     readonly pool: WorkerPool,
   ) {}
 
-  get thread(): Thread | null {
-    return this.#thread;
-  }
-
   /**
    * Runs a statement: on an idle reader when that is allowed (see above), else on the
    * session's own Worker. A reply of notReadOnly means "run it again with own = true";
@@ -125,11 +121,6 @@ export class WorkerPool {
     this.#options = options;
     for (let i = 0; i < options.readers; i++) this.#spawn(true);
     for (let i = 0; i < options.keepIdle; i++) this.#spawn(false);
-  }
-
-  /** Session Workers (readers not counted). */
-  get threadCount(): number {
-    return this.#threads.size;
   }
 
   openSession(): Session {
