@@ -130,6 +130,25 @@ describe("concurrency", () => {
     expect(await deleter.request('{"cmd":"DELETE_DB","db":"gone.db"}')).toBe('{"result":"error"}');
   });
 
+  test("DELETE_DB closes the shared reader handles too: no read sees the deleted database", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using writer = await connect(server.port);
+    await using first = await connect(server.port);
+    await using second = await connect(server.port);
+    const readers = [first, second];
+    await writer.request(query("shared.db", "CREATE TABLE t(v)"));
+    await writer.request(query("shared.db", "INSERT INTO t VALUES ('old')"));
+    // Stateless reads, from two connections at once, so both reader Workers open a handle.
+    for (let i = 0; i < 5; i++) {
+      const answers = await Promise.all(readers.map((r) => r.request(query("shared.db", "SELECT v FROM t"))));
+      for (const answer of answers) expect(answer).toBe('{"columns":["v"],"data":[{"v":"old"}]}');
+    }
+    expect(await writer.request('{"cmd":"DELETE_DB","db":"shared.db"}')).toBe('{"result":"ok"}');
+    for (const reader of readers) {
+      expect(JSON.parse(await reader.request(query("shared.db", "SELECT v FROM t")))).toMatchObject({ error_message: "no such table: t" });
+    }
+  });
+
   test("200 connections at once, each with its own session", async () => {
     await using server = await startServer(["--workers", "2"]);
     const clients = await Promise.all(Array.from({ length: 200 }, () => connect(server.port)));
