@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./build";
-import { FrameParser } from "../src/frame-parser";
+import { encodeFrame, FrameParser } from "../src/frame-parser";
 
 const { values } = parseArgs({
   options: {
@@ -107,12 +107,8 @@ async function client(port: number) {
   const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data: (_s, chunk) => parser.push(chunk) } });
   return {
     request(body: string): Promise<string> {
-      const bytes = new TextEncoder().encode(body);
-      const frame = new Uint8Array(4 + bytes.length);
-      new DataView(frame.buffer).setUint32(0, bytes.length, true);
-      frame.set(bytes, 4);
       const reply = new Promise<string>((resolve) => waiting.push(resolve));
-      socket.write(frame);
+      socket.write(encodeFrame(body));
       return reply;
     },
     close: () => socket.end(),

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { FrameParser } from "../src/frame-parser";
+import { encodeFrame, FrameParser } from "../src/frame-parser";
 
 const { values } = parseArgs({
   options: {
@@ -134,13 +134,6 @@ function violation(text: string): string | null {
   return `undocumented keys: ${keys}`;
 }
 
-function frameOf(body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + body.length);
-  new DataView(out.buffer).setUint32(0, body.length, true);
-  out.set(body, 4);
-  return out;
-}
-
 type Conn = { write(bytes: Uint8Array): void; next(): Promise<string>; end(): void; closed: Promise<void> };
 
 async function open(port: number): Promise<Conn> {
@@ -179,13 +172,13 @@ async function open(port: number): Promise<Conn> {
 async function abuse(port: number, r: ReturnType<typeof rng>): Promise<void> {
   const conn = await open(port).catch(() => null);
   if (!conn) return;
-  const frame = frameOf(fuzzBody(r));
+  const frame = encodeFrame(fuzzBody(r));
   switch (r.int(3)) {
     case 0: // truncated frame, then reset
       conn.write(frame.subarray(0, r.int(frame.length)));
       break;
     case 1: // oversized length: the server closes at once
-      conn.write(frameOf(new Uint8Array(0)).fill(0xff, 0, 4));
+      conn.write(encodeFrame(new Uint8Array(0)).fill(0xff, 0, 4));
       await conn.closed;
       return;
     default: // a good request, then a reset before reading the answer
@@ -226,7 +219,7 @@ async function main() {
         // A small pipelined batch, answered in order.
         const batch = Array.from({ length: 1 + r.int(16) }, () => fuzzBody(r).subarray(0, MAX_PACKET));
         sent += batch.length;
-        conn.write(new Uint8Array(Buffer.concat(batch.map(frameOf))));
+        conn.write(Buffer.concat(batch.map((body) => encodeFrame(body))));
         for (const body of batch) {
           const response = await conn.next();
           const wrong = response === "<closed>" ? "connection closed by the server" : violation(response);
@@ -245,7 +238,7 @@ async function main() {
     await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => worker(i)));
     if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}`);
     const check = await open(port);
-    check.write(frameOf(encoder.encode(JSON.stringify({ cmd: "QUERY", db: "final.db", query: "SELECT 1 AS ok" }))));
+    check.write(encodeFrame(encoder.encode(JSON.stringify({ cmd: "QUERY", db: "final.db", query: "SELECT 1 AS ok" }))));
     const last = await check.next();
     if (last !== '{"columns":["ok"],"data":[{"ok":1}]}') throw new Error(`server no longer answers: ${last}`);
     check.end();

@@ -13,11 +13,14 @@ export type Confined = { ok: true; sql: string } | { ok: false; message: string 
 export type Resolve = (name: string) => string | null;
 
 const REFUSED_PRAGMAS = new Set(["TEMP_STORE_DIRECTORY", "DATA_STORE_DIRECTORY"]);
+/** Every statement confine() changes or refuses contains one of these; others skip the tokenizer. */
+const MIGHT_REACH_OUT = /attach|vacuum|_store_directory/i;
 /** Names SQLite opens without a file of ours: an in-memory or a private temporary database. */
 const NO_FILE = new Set(["", ":memory:"]);
 
 /** `sql` is one statement (see firstStatement). */
 export function confine(sql: string, resolve: Resolve): Confined {
+  if (!MIGHT_REACH_OUT.test(sql)) return { ok: true, sql };
   const tokens = [...tokenize(sql)].filter((t) => t.kind !== "semi");
   const word = (i: number) => (tokens[i]?.kind === "word" ? sql.slice(tokens[i]!.start, tokens[i]!.end).toUpperCase() : "");
   const first = word(0);

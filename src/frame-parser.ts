@@ -148,12 +148,12 @@ function readLength(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16)) + bytes[at + 3]! * 0x1000000;
 }
 
-/** Frames one response body: the 4-byte little-endian length, then the UTF-8 bytes. */
-export function encodeFrame(body: string): Uint8Array {
-  const size = Buffer.byteLength(body, "utf8");
-  // Not allocUnsafe: that may hand out a slice of a shared pool, which cannot be transferred.
-  const frame = Buffer.alloc(HEADER_BYTES + size);
+/** Frames one body: the 4-byte little-endian length, then the bytes (a string as UTF-8). */
+export function encodeFrame(body: string | Uint8Array): Uint8Array {
+  const size = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + size);
   frame.writeUInt32LE(size, 0);
-  frame.write(body, HEADER_BYTES, "utf8");
+  if (typeof body === "string") frame.write(body, HEADER_BYTES, "utf8");
+  else frame.set(body, HEADER_BYTES);
   return frame;
 }

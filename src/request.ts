@@ -18,7 +18,7 @@ export type GenericErrorCode = (typeof GenericError)[keyof typeof GenericError];
 
 export type Command =
   | { kind: "list" }
-  | { kind: "deleteDb"; db: string; request: JsonObject }
+  | { kind: "deleteDb"; db: string }
   | { kind: "query"; db: string; sql: string; request: JsonObject };
 
 const WithCommand = v.object({ cmd: v.string() });
@@ -61,7 +61,7 @@ export function toCommand(
       return { ok: true, command: { kind: "list" } };
     case "DELETE_DB":
       if (!v.is(WithDatabase, value)) return { ok: false, code: GenericError.NO_DATABASE_SPECIFIED, request };
-      return { ok: true, command: { kind: "deleteDb", db: value.db, request } };
+      return { ok: true, command: { kind: "deleteDb", db: value.db } };
     case "QUERY":
       if (!v.is(WithDatabase, value)) return { ok: false, code: GenericError.NO_DATABASE_SPECIFIED, request };
       if (!v.is(WithQuery, value)) return { ok: false, code: GenericError.ERROR_READING_FROM_CLIENT, request };

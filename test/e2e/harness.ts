@@ -6,7 +6,7 @@ import type { Subprocess } from "bun";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FrameParser } from "../../src/frame-parser";
+import { encodeFrame, FrameParser } from "../../src/frame-parser";
 
 export const BINARY = join(import.meta.dir, "..", "..", "dist", "sqlite3-server");
 const LISTENING = /^sqlite-server listening on (.+):(\d+)$/m;
@@ -123,13 +123,7 @@ export async function runBinary(args: string[], options: { cwd?: string; command
   return { stdout, stderr, code };
 }
 
-export function frame(body: string | Uint8Array): Uint8Array {
-  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  const out = new Uint8Array(4 + bytes.length);
-  new DataView(out.buffer).setUint32(0, bytes.length, true);
-  out.set(bytes, 4);
-  return out;
-}
+export const frame = encodeFrame;
 
 export interface Client extends AsyncDisposable {
   /** Sends raw bytes as they are (no framing). */
