@@ -11,7 +11,6 @@ import { log } from "./log";
 import type { MemoryBudget } from "./memory-budget";
 import { authPassword, parseBody, toCommand, GenericError, type Command } from "./request";
 import * as responses from "./responses";
-import type { Semaphore } from "./semaphore";
 import type { WorkerReply } from "./messages";
 import { WorkerCrashedError, type Session, type WorkerPool } from "./worker-pool";
 
@@ -20,8 +19,7 @@ export interface ServerContext {
   /** The databases folder's real path. */
   folder: string;
   maxPacketBytes: number;
-  /** Caps how many statements execute at once across all connections. */
-  statements: Semaphore;
+  /** Runs the statements, at most `--workers` at once (see worker-pool.ts). */
   pool: WorkerPool;
   deletions: Deletions;
   /** The password every connection must send first; "" disables the check. */
@@ -235,7 +233,6 @@ export class Connection {
         return (await context.deletions.delete(command.db)) ? responses.RESULT_OK : responses.RESULT_ERROR;
       case "query": {
         const session = (this.#session ??= context.pool.openSession());
-        using _permit = await context.statements.acquire();
         let reply = await this.#dispatch(session, command.db, command.sql, false);
         // A reader found it is not read-only after all: it runs on the session's own handle.
         if (reply?.kind === "notReadOnly") reply = await this.#dispatch(session, command.db, command.sql, true);
@@ -244,14 +241,18 @@ export class Connection {
     }
   }
 
-  /** Hands a statement to a Worker once no deletion of its database runs; null if closed meanwhile. */
+  /**
+   * Waits for the statement's turn, then hands it to a Worker once no deletion of its
+   * database runs; null if the connection closed meanwhile.
+   */
   async #dispatch(session: Session, db: string, sql: string, own: boolean): Promise<WorkerReply | null> {
+    using turn = await session.turn(sql, own);
     const deletions = this.#context.deletions;
     while (deletions.isRunning(db)) await deletions.finished(db);
     // Closed while waiting: nobody to answer, and dispatching would reopen handles for a
     // session that has ended. The check and the dispatch are one synchronous step.
     if (this.#closed) return null;
-    return session.query(db, sql, own);
+    return await turn.run(db, sql);
   }
 
   /** One write per response; what the socket does not take waits for `drain`. */

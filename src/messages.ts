@@ -5,15 +5,24 @@
 // in an ArrayBuffer it transfers, so the main thread neither copies nor encodes it.
 // Every request gets exactly one reply, and a Worker replies in the order it was asked,
 // so the main thread matches replies to requests with a FIFO and needs no ids.
+// `init` is the one object message (it carries the shared claim flags); it is sent once.
 
 import { HEADER_BYTES } from "./frame-parser";
 
 const SEP = "\0";
 
+/**
+ * `claims`: one flag per read in flight, shared by every reader. A read may be sent to two
+ * readers (see worker-pool.ts); the one that flips its flag from 0 to 1 first runs it.
+ */
+export type InitRequest = { kind: "init"; folder: string; busyTimeoutMs: number; claims: SharedArrayBuffer };
+
 export type WorkerRequest =
-  | { kind: "init"; folder: string; busyTimeoutMs: number }
-  /** `readOnly`: run on this Worker's shared handles, and only if SQLite deems it read-only. */
-  | { kind: "query"; session: number; db: string; sql: string; readOnly: boolean }
+  | InitRequest
+  /** Run on the session's own handles. */
+  | { kind: "query"; session: number; db: string; sql: string }
+  /** Run on this reader's shared handles, only if SQLite deems it read-only; `claim` < 0: no flag. */
+  | { kind: "read"; claim: number; db: string; sql: string }
   | { kind: "endSession"; session: number }
   | { kind: "closeDatabase"; db: string }
   | { kind: "closeAll" };
@@ -27,14 +36,20 @@ export type WorkerReply =
   | { kind: "sqlError"; code: number; message: string; pinned: boolean }
   | { kind: "notReadOnly" }
   | { kind: "unsafeName" }
+  /** The read was claimed by another reader, which answers it. */
+  | { kind: "skipped" }
   | { kind: "done" };
 
-export function encodeRequest(request: WorkerRequest): string {
+export function encodeRequest(request: Exclude<WorkerRequest, InitRequest>): string;
+export function encodeRequest(request: WorkerRequest): string | InitRequest;
+export function encodeRequest(request: WorkerRequest): string | InitRequest {
   switch (request.kind) {
     case "init":
-      return "I" + request.busyTimeoutMs + SEP + request.folder;
+      return request;
     case "query":
-      return (request.readOnly ? "R" : "Q") + request.session + SEP + request.db + SEP + request.sql;
+      return "Q" + request.session + SEP + request.db + SEP + request.sql;
+    case "read":
+      return "R" + request.claim + SEP + request.db + SEP + request.sql;
     case "endSession":
       return "S" + request.session;
     case "closeDatabase":
@@ -44,18 +59,15 @@ export function encodeRequest(request: WorkerRequest): string {
   }
 }
 
-export function decodeRequest(message: string): WorkerRequest {
+export function decodeRequest(message: string | InitRequest): WorkerRequest {
+  if (typeof message !== "string") return message;
   const body = message.slice(1);
   switch (message[0]) {
-    case "I": {
-      const [busy, folder] = splitOnce(body);
-      return { kind: "init", folder, busyTimeoutMs: Number(busy) };
-    }
     case "Q":
     case "R": {
-      const [session, rest] = splitOnce(body);
+      const [number, rest] = splitOnce(body);
       const [db, sql] = splitOnce(rest);
-      return { kind: "query", session: Number(session), db, sql, readOnly: message[0] === "R" };
+      return message[0] === "Q" ? { kind: "query", session: Number(number), db, sql } : { kind: "read", claim: Number(number), db, sql };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };
@@ -90,6 +102,8 @@ export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): stri
       return "N";
     case "unsafeName":
       return "U";
+    case "skipped":
+      return "K";
     case "done":
       return "D";
   }
@@ -109,6 +123,8 @@ export function decodeReply(message: string | ArrayBuffer): WorkerReply {
       return { kind: "notReadOnly" };
     case "U":
       return { kind: "unsafeName" };
+    case "K":
+      return { kind: "skipped" };
     case "D":
       return { kind: "done" };
   }

@@ -23,4 +23,9 @@ export class Queue<T> {
     }
     return item;
   }
+
+  /** The items, oldest first. */
+  *[Symbol.iterator](): Generator<T> {
+    for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;
+  }
 }

@@ -34,6 +34,7 @@ export function queryResponse(reply: WorkerReply, request: JsonObject): string |
       return genericError(GenericError.NO_DATABASE_SPECIFIED, request);
     case "done":
     case "notReadOnly":
+    case "skipped":
       throw new Error(`a Worker answered a query with ${reply.kind}`);
   }
 }

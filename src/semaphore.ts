@@ -37,11 +37,16 @@ export class Semaphore {
 
   /** Resolves in request order; a waiter is never overtaken by a later caller. */
   acquire(): Promise<Permit> {
-    if (this.#available > 0 && this.#waiters.length === 0) {
-      this.#available--;
-      return Promise.resolve(new Permit(this));
-    }
+    const permit = this.tryAcquire();
+    if (permit) return Promise.resolve(permit);
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** A permit now, or null if none is free or someone is already waiting for one. */
+  tryAcquire(): Permit | null {
+    if (this.#available === 0 || this.#waiters.length > 0) return null;
+    this.#available--;
+    return new Permit(this);
   }
 
   /** Called by a Permit when it is released: the permit goes straight to the next waiter. */

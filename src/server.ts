@@ -40,6 +40,7 @@ export function startServer(
   const pool = new WorkerPool({
     folder,
     busyTimeoutMs: settings.busyTimeoutMs,
+    statements: new Semaphore(settings.workers),
     readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
     keepIdle: settings.workers,
@@ -48,7 +49,6 @@ export function startServer(
   const context: ServerContext = {
     folder,
     maxPacketBytes: settings.clientMaxPacketSize,
-    statements: new Semaphore(settings.workers),
     pool,
     deletions: new Deletions(pool, folder),
     auth: settings.auth,

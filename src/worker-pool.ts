@@ -1,18 +1,28 @@
-// The database Worker threads, and where each statement runs.
+// The database Worker threads, and where and when each statement runs.
 //
 // A bun:sqlite handle cannot leave the thread that opened it, and a Worker runs one statement
 // at a time, so two sessions sharing a Worker could hold each other up. Two kinds of Worker:
 //
-// - Readers, as many as there are permits (`--workers`), each with its own handles shared by
-//   all sessions. A query from a session that holds no connection state (no transaction,
-//   PRAGMA, TEMP object or attachment, and not asking for last_insert_rowid() or changes())
-//   runs on an idle reader, if SQLite deems it read-only. Statements hold a permit while they
-//   run, so whenever a permit is free some reader is idle: reads never wait on each other.
+// - Readers, one per permit (`--workers`), each with its own handles shared by all sessions.
+//   A query from a session that holds no connection state (no transaction, PRAGMA, TEMP
+//   object or attachment, and not asking for last_insert_rowid() or changes()) runs on a
+//   reader, if SQLite deems it read-only.
 // - Session Workers, for everything else: a session gets one of its own the first time it
 //   needs its own handle, keeps it for life, and shares one only past `maxThreads`.
+//
+// At most `--workers` statements run at once; the rest wait in FIFO order. A statement on a
+// session Worker holds a permit while it runs. A reader holds one permit while it has reads
+// queued or running. A read takes a free permit and an idle reader; with no permit free and
+// nobody waiting for one, it queues behind the least-loaded busy reader, which then finds its
+// next read already in its inbox instead of sleeping through a round trip to this thread.
+// Should a permit come free while reads wait behind a busy reader (a slow statement, say), an
+// idle reader takes that permit and copies of those reads; whichever reader claims a read
+// first (a flag in shared memory) runs it, the other skips it. So while a permit is free, no
+// read waits: that is the rule that no statement holds up another below the cap.
 
-import { decodeReply, encodeRequest, type WorkerReply, type WorkerRequest } from "./messages";
+import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
 import { Queue } from "./queue";
+import type { Permit, Semaphore } from "./semaphore";
 import { mayReadAnywhere } from "./sql-statements";
 
 export class WorkerCrashedError extends Error {
@@ -22,7 +32,8 @@ export class WorkerCrashedError extends Error {
 export interface PoolOptions {
   folder: string;
   busyTimeoutMs: number;
-  /** Reader Workers: one per permit. */
+  /** Caps how many statements run at once; also the number of readers. */
+  statements: Semaphore;
   readers: number;
   /** Above this many session Workers, new sessions share the least-loaded one. */
   maxThreads: number;
@@ -31,6 +42,14 @@ export interface PoolOptions {
   createWorker: () => Worker;
 }
 
+/** The right to run one statement: `run` it once, or dispose of it unused. */
+export interface Turn extends Disposable {
+  run(db: string, sql: string): Promise<WorkerReply>;
+}
+
+/** Claim flags for reads in flight: more reads than this at once go without (never copied). */
+const CLAIM_SLOTS = 65_536;
+
 /** Bun's error text quotes the source around the throw; keep the error line only. */
 function summarize(message: string): string {
   const lines = message.split("\n").map((line) => line.trim());
@@ -38,39 +57,123 @@ function summarize(message: string): string {
   return (error ?? lines[0] ?? "").slice(0, 300);
 }
 
-type Pending = { resolve: (reply: WorkerReply) => void; reject: (error: Error) => void };
+/** The flags every reader shares, and which of them are free to hand out. */
+class Claims {
+  readonly buffer = new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT);
+  readonly #flags = new Int32Array(this.buffer);
+  readonly #free: number[] = [];
+  #unused = 0;
+
+  /** A cleared flag, or -1 if all are in use. */
+  take(): number {
+    const slot = this.#free.pop() ?? (this.#unused < CLAIM_SLOTS ? this.#unused++ : -1);
+    if (slot >= 0) Atomics.store(this.#flags, slot, 0);
+    return slot;
+  }
+
+  give(slot: number): void {
+    if (slot >= 0) this.#free.push(slot);
+  }
+
+  claimed(slot: number): boolean {
+    return Atomics.load(this.#flags, slot) !== 0;
+  }
+}
+
+/** A Worker's inbox entry, settled by the Worker's reply or by its death. */
+interface Pending {
+  settle(reply: WorkerReply): void;
+  fail(error: Error): void;
+}
+
+/** A read in flight: in one reader's inbox, or in two once copied; answered by the one that claims it. */
+class Read implements Pending {
+  copies = 0;
+  #answered = false;
+
+  constructor(
+    readonly db: string,
+    readonly message: string,
+    readonly claim: number,
+    readonly claims: Claims,
+    readonly resolve: (reply: WorkerReply) => void,
+    readonly reject: (error: Error) => void,
+  ) {}
+
+  /** Queued and not yet taken by any reader: another reader may run it instead. */
+  get unclaimed(): boolean {
+    return !this.#answered && this.claim >= 0 && !this.claims.claimed(this.claim);
+  }
+
+  settle(reply: WorkerReply): void {
+    if (reply.kind !== "skipped" && !this.#answered) {
+      this.#answered = true;
+      this.resolve(reply);
+    }
+    this.#dropCopy(null);
+  }
+
+  fail(error: Error): void {
+    this.#dropCopy(error);
+  }
+
+  #dropCopy(error: Error | null): void {
+    if (--this.copies > 0) return;
+    this.claims.give(this.claim);
+    if (!this.#answered) this.reject(error ?? new WorkerCrashedError("database worker failed"));
+  }
+}
 
 class Thread {
   sessions = 0;
   dead = false;
-  readonly #pending = new Queue<Pending>();
+  /** Readers: reads queued or running here, plus turns about to send one. */
+  load = 0;
+  /** Readers: the permit held while `load` > 0. */
+  permit: Permit | null = null;
+  readonly #inbox = new Queue<Pending>();
 
   constructor(
     readonly worker: Worker,
     readonly reader: boolean,
     onCrash: (thread: Thread, error: Error) => void,
+    onReadDone: (thread: Thread) => void,
   ) {
-    worker.onmessage = (event: MessageEvent<string | ArrayBuffer>) => this.#pending.shift()?.resolve(decodeReply(event.data));
+    worker.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+      const pending = this.#inbox.shift();
+      pending?.settle(decodeReply(event.data));
+      if (pending instanceof Read) onReadDone(this);
+    };
     worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${summarize(event.message)}`));
     worker.addEventListener("close", () => onCrash(this, new WorkerCrashedError("database worker exited")));
   }
 
-  get idle(): boolean {
-    return this.#pending.length === 0;
+  request(request: WorkerRequest): Promise<WorkerReply> {
+    return new Promise((settle, fail) => this.#send(encodeRequest(request), { settle, fail }));
   }
 
-  request(request: WorkerRequest): Promise<WorkerReply> {
-    if (this.dead) return Promise.reject(new WorkerCrashedError("database worker is gone"));
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ resolve, reject });
-      this.worker.postMessage(encodeRequest(request));
-    });
+  sendRead(read: Read): void {
+    read.copies++;
+    this.#send(read.message, read);
+  }
+
+  /** Reads in this reader's inbox that no reader has taken yet. */
+  unclaimedReads(): Read[] {
+    const reads: Read[] = [];
+    for (const pending of this.#inbox) if (pending instanceof Read && pending.unclaimed) reads.push(pending);
+    return reads;
   }
 
   /** Fails every request still waiting for a reply. */
   fail(error: Error): void {
     this.dead = true;
-    for (let p = this.#pending.shift(); p; p = this.#pending.shift()) p.reject(error);
+    for (let p = this.#inbox.shift(); p; p = this.#inbox.shift()) p.fail(error);
+  }
+
+  #send(message: string | InitRequest, pending: Pending): void {
+    if (this.dead) return pending.fail(new WorkerCrashedError("database worker is gone"));
+    this.#inbox.push(pending);
+    this.worker.postMessage(message);
   }
 }
 
@@ -86,17 +189,17 @@ export class Session {
   ) {}
 
   /**
-   * Runs a statement: on an idle reader when that is allowed (see above), else on the
-   * session's own Worker. A reply of notReadOnly means "run it again with own = true";
-   * the caller re-checks what must hold before a dispatch (see deletions.ts).
+   * Waits for the right to run `sql`: on a reader when that is allowed (see above), else on
+   * the session's own Worker. A reply of notReadOnly means "take a turn again with own = true".
    */
-  query(db: string, sql: string, own = false): Promise<WorkerReply> {
-    if (!own && !this.#pinned && mayReadAnywhere(sql)) {
-      const reader = this.pool.idleReader();
-      if (reader) return reader.request({ kind: "query", session: 0, db, sql, readOnly: true });
-    }
+  turn(sql: string, own: boolean): Promise<Turn> {
+    if (!own && !this.#pinned && mayReadAnywhere(sql)) return this.pool.readTurn();
+    return this.pool.permitTurn((db, sql) => this.#runOwn(db, sql));
+  }
+
+  #runOwn(db: string, sql: string): Promise<WorkerReply> {
     this.#thread ??= this.pool.place();
-    return this.#thread.request({ kind: "query", session: this.id, db, sql, readOnly: false }).then((reply) => {
+    return this.#thread.request({ kind: "query", session: this.id, db, sql }).then((reply) => {
       if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
       return reply;
     });
@@ -112,13 +215,18 @@ export class Session {
 
 export class WorkerPool {
   readonly #options: PoolOptions;
+  readonly #statements: Semaphore;
+  readonly #claims = new Claims();
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
+  /** Databases whose handles are being closed: their reads are not copied to another reader. */
+  readonly #closingDbs = new Map<string, number>();
   #nextSession = 1;
   #closing = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.#statements = options.statements;
     for (let i = 0; i < options.readers; i++) this.#spawn(true);
     for (let i = 0; i < options.keepIdle; i++) this.#spawn(false);
   }
@@ -127,8 +235,27 @@ export class WorkerPool {
     return new Session(this.#nextSession++, this);
   }
 
-  idleReader(): Thread | null {
-    return this.#readers.find((reader) => reader.idle && !reader.dead) ?? null;
+  /** A turn on a reader: a free permit and an idle reader, a place behind a busy one, or a wait. */
+  async readTurn(): Promise<Turn> {
+    const free = this.#statements.tryAcquire();
+    if (free) return this.#startReader(free);
+    if (this.#statements.waiting === 0) {
+      const busy = this.#leastLoadedReader((reader) => reader.load > 0);
+      if (busy) return this.#readTurnOn(busy);
+    }
+    return this.#startReader(await this.#statements.acquire());
+  }
+
+  /** A turn holding a permit of its own, for a statement on a session Worker. */
+  async permitTurn(run: Turn["run"]): Promise<Turn> {
+    const permit = await this.#statements.acquire();
+    return {
+      run,
+      [Symbol.dispose]: () => {
+        permit.release();
+        this.#rebalance();
+      },
+    };
   }
 
   /** A session Worker for a new session: an unused one, a new one, or past the cap the least loaded. */
@@ -162,8 +289,15 @@ export class WorkerPool {
 
   /** Every handle to `db` (readers' and sessions') is closed when this resolves. */
   async closeDatabase(db: string): Promise<void> {
-    const holders = [...this.#readers, ...[...this.#threads].filter((t) => t.sessions > 0)];
-    await Promise.all(holders.map((t) => t.request({ kind: "closeDatabase", db }).catch(() => {})));
+    this.#closingDbs.set(db, (this.#closingDbs.get(db) ?? 0) + 1);
+    try {
+      const holders = [...this.#readers, ...[...this.#threads].filter((t) => t.sessions > 0)];
+      await Promise.all(holders.map((t) => t.request({ kind: "closeDatabase", db }).catch(() => {})));
+    } finally {
+      const count = this.#closingDbs.get(db)! - 1;
+      if (count === 0) this.#closingDbs.delete(db);
+      else this.#closingDbs.set(db, count);
+    }
   }
 
   /**
@@ -179,9 +313,83 @@ export class WorkerPool {
     for (const thread of threads) this.#retire(thread);
   }
 
+  /** Makes an idle reader busy with `permit`. */
+  #startReader(permit: Permit): Turn {
+    const idle = this.#readers.find((reader) => reader.load === 0 && !reader.dead);
+    if (idle) {
+      idle.permit = permit;
+      return this.#readTurnOn(idle);
+    }
+    // Not reached while every permit holder is accounted for; should it be, stay under the cap.
+    permit.release();
+    const any = this.#leastLoadedReader(() => true);
+    if (!any) throw new WorkerCrashedError("no database worker is running");
+    return this.#readTurnOn(any);
+  }
+
+  #readTurnOn(reader: Thread): Turn {
+    reader.load++; // keeps the reader, and its permit, busy until the read is answered
+    let used = false;
+    return {
+      run: (db, sql) => {
+        used = true;
+        return new Promise((resolve, reject) => {
+          const claim = this.#claims.take();
+          const message = encodeRequest({ kind: "read", claim, db, sql });
+          reader.sendRead(new Read(db, message, claim, this.#claims, resolve, reject));
+        });
+      },
+      [Symbol.dispose]: () => {
+        if (!used) this.#readDone(reader);
+        used = true;
+      },
+    };
+  }
+
+  #readDone(reader: Thread): void {
+    if (--reader.load > 0) return;
+    reader.permit?.release();
+    reader.permit = null;
+    this.#rebalance();
+  }
+
+  /** A permit came free: reads still waiting behind a busy reader get copied to an idle one. */
+  #rebalance(): void {
+    while (this.#statements.waiting === 0 && this.#statements.available > 0) {
+      const idle = this.#readers.find((reader) => reader.load === 0 && !reader.dead);
+      if (!idle) return;
+      let stuck: Read[] = [];
+      for (const reader of this.#readers) {
+        if (reader.load === 0 || reader.dead) continue;
+        const reads = reader.unclaimedReads().filter((read) => !this.#closingDbs.has(read.db));
+        if (reads.length > stuck.length) stuck = reads;
+      }
+      if (stuck.length === 0) return;
+      idle.permit = this.#statements.tryAcquire();
+      for (const read of stuck) {
+        idle.load++;
+        idle.sendRead(read);
+      }
+    }
+  }
+
+  #leastLoadedReader(eligible: (reader: Thread) => boolean): Thread | null {
+    let least: Thread | null = null;
+    for (const reader of this.#readers) {
+      if (!reader.dead && eligible(reader) && (!least || reader.load < least.load)) least = reader;
+    }
+    return least;
+  }
+
   #spawn(reader: boolean): Thread {
-    const thread = new Thread(this.#options.createWorker(), reader, (t, error) => this.#onCrash(t, error));
-    thread.request({ kind: "init", folder: this.#options.folder, busyTimeoutMs: this.#options.busyTimeoutMs });
+    const thread = new Thread(
+      this.#options.createWorker(),
+      reader,
+      (t, error) => this.#onCrash(t, error),
+      (t) => this.#readDone(t),
+    );
+    const { folder, busyTimeoutMs } = this.#options;
+    thread.request({ kind: "init", folder, busyTimeoutMs, claims: this.#claims.buffer });
     if (reader) this.#readers.push(thread);
     else this.#threads.add(thread);
     return thread;
@@ -204,7 +412,11 @@ export class WorkerPool {
     thread.fail(error);
     if (thread.reader) {
       this.#readers.splice(this.#readers.indexOf(thread), 1);
+      thread.load = 0;
+      thread.permit?.release();
+      thread.permit = null;
       if (!this.#closing) this.#spawn(true);
+      this.#rebalance();
       return;
     }
     this.#threads.delete(thread);

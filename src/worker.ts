@@ -1,20 +1,21 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, frameRows, type WorkerRequest } from "./messages";
+import { decodeRequest, encodeReply, frameRows, type InitRequest, type WorkerRequest } from "./messages";
 import { Sessions, type SessionReply } from "./sessions";
 
 declare const self: Worker;
 
 let sessions: Sessions | null = null;
+let claims: Int32Array | null = null;
 
 // For the tests of Worker faults only: with this set in the server's environment, this exact
 // query makes the Worker die as a bug or an out-of-memory would.
 const FAULT_QUERY = process.env.SQLITE3_SERVER_FAULT_INJECTION === "1" ? "SELECT 'crash this worker'" : null;
 
-self.onmessage = (event: MessageEvent<string>) => {
+self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   const request = decodeRequest(event.data);
-  if (request.kind === "query" && request.sql === FAULT_QUERY) throw new Error("injected fault");
+  if ((request.kind === "query" || request.kind === "read") && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
   if (reply.kind === "rowsUtf8") {
     const frame = frameRows(reply.pieces, reply.pinned);
@@ -27,12 +28,17 @@ self.onmessage = (event: MessageEvent<string>) => {
 function handle(request: WorkerRequest): SessionReply {
   if (request.kind === "init") {
     sessions = new Sessions(request.folder, request.busyTimeoutMs);
+    claims = new Int32Array(request.claims);
     return { kind: "done" };
   }
-  if (!sessions) throw new Error("worker used before init");
+  if (!sessions || !claims) throw new Error("worker used before init");
   switch (request.kind) {
+    case "read":
+      // Sent to another reader too, and already taken there: that reader answers it.
+      if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
+      return sessions.query(0, request.db, request.sql, true);
     case "query":
-      return sessions.query(request.session, request.db, request.sql, request.readOnly);
+      return sessions.query(request.session, request.db, request.sql, false);
     case "endSession":
       sessions.endSession(request.session);
       return { kind: "done" };

@@ -55,6 +55,45 @@ describe("concurrency", () => {
     expect(await order).toEqual(["fast", "slow"]);
   });
 
+  const count = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
+
+  test("a read queued behind a slow one moves to the reader that frees up first", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using slow = await connect(server.port);
+    await using medium = await connect(server.port);
+    await using fast = await connect(server.port);
+    const slowAnswer = slow.request(query("a.db", count(6_000_000))); // the first reader
+    await roundTrip(server.port);
+    const mediumAnswer = medium.request(query("b.db", count(300_000))); // the second reader
+    await roundTrip(server.port);
+    // No permit is free, so this read queues behind a busy reader: on a tie, the first one,
+    // behind the slow statement. When the medium one ends, its permit frees and it must move.
+    const order = await arrivalOrder([
+      ["slow", slowAnswer],
+      ["medium", mediumAnswer],
+      ["fast", fast.request(query("c.db", "SELECT 1"))],
+    ]);
+    expect(order).toEqual(["medium", "fast", "slow"]);
+  });
+
+  test("a read does not overtake a write that waits for a permit", async () => {
+    await using server = await startServer(["--workers", "1"]);
+    await using slow = await connect(server.port);
+    await using writer = await connect(server.port);
+    await using reader = await connect(server.port);
+    const slowAnswer = slow.request(query("a.db", count(2_000_000))); // holds the only permit
+    await roundTrip(server.port);
+    const written = writer.request(query("w.db", "CREATE TABLE t(v)")); // waits for it
+    await roundTrip(server.port);
+    // The reader busy with the slow read could take this one too, but the write came first.
+    const order = await arrivalOrder([
+      ["slow", slowAnswer],
+      ["write", written],
+      ["read", reader.request(query("r.db", "SELECT 1"))],
+    ]);
+    expect(order).toEqual(["slow", "write", "read"]);
+  });
+
   /**
    * Two writers wait on a lock, each holding a permit until its busy timeout ends; then a
    * third, trivial statement on another database. Returns the order the three answers came
@@ -147,6 +186,32 @@ describe("concurrency", () => {
     for (const reader of readers) {
       expect(JSON.parse(await reader.request(query("shared.db", "SELECT v FROM t")))).toMatchObject({ error_message: "no such table: t" });
     }
+  });
+
+  test("a read queued before DELETE_DB is not moved to a reader that has already closed the database", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using setup = await connect(server.port);
+    expect(await setup.request(query("d.db", "CREATE TABLE t(v)"))).toBe(EMPTY);
+    await using slow = await connect(server.port);
+    await using medium = await connect(server.port);
+    await using early = await connect(server.port);
+    await using deleter = await connect(server.port);
+    const slowAnswer = slow.request(query("a.db", count(5_000_000))); // the first reader
+    await roundTrip(server.port);
+    const mediumAnswer = medium.request(query("b.db", count(300_000))); // the second reader
+    await roundTrip(server.port);
+    const earlyAnswer = early.request(query("d.db", "SELECT COUNT(*) AS n FROM t")); // queued behind the slow one
+    await roundTrip(server.port);
+    const deleted = deleter.request('{"cmd":"DELETE_DB","db":"d.db"}');
+    await Promise.all([slowAnswer, mediumAnswer]);
+    expect(await earlyAnswer).toBe('{"columns":["n"],"data":[{"n":0}]}'); // it came before the deletion
+    expect(await deleted).toBe('{"result":"ok"}');
+    // Had the second reader run the early read after closing d.db, it would still hold the
+    // deleted file open. Keep the first reader busy, so the next read goes to the second.
+    const busy = slow.request(query("a.db", count(3_000_000)));
+    await roundTrip(server.port);
+    expect(await early.request(query("d.db", "SELECT COUNT(*) AS n FROM sqlite_master"))).toBe('{"columns":["n"],"data":[{"n":0}]}');
+    await busy;
   });
 
   test("200 connections at once, each with its own session", async () => {

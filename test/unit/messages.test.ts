@@ -4,9 +4,10 @@ import { decodeReply, decodeRequest, encodeReply, encodeRequest, frameRows, type
 describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
     const requests: WorkerRequest[] = [
-      { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000 },
-      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'", readOnly: false },
-      { kind: "query", session: 0, db: "x.db", sql: "SELECT 1", readOnly: true },
+      { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000, claims: new SharedArrayBuffer(8) },
+      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'" },
+      { kind: "read", claim: 0, db: "x.db", sql: "SELECT 1" },
+      { kind: "read", claim: -1, db: "y.db", sql: "SELECT ';'\0" },
       { kind: "endSession", session: 7 },
       { kind: "closeDatabase", db: "x.db" },
       { kind: "closeAll" },
@@ -20,6 +21,7 @@ describe("worker messages", () => {
       { kind: "sqlError", code: 5, message: "database is locked", pinned: true },
       { kind: "notReadOnly" },
       { kind: "unsafeName" },
+      { kind: "skipped" },
       { kind: "done" },
     ];
     for (const reply of replies) expect(decodeReply(encodeReply(reply))).toEqual(reply);

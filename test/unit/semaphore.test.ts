@@ -51,6 +51,19 @@ describe("Semaphore", () => {
     expect(s.available).toBe(1);
   });
 
+  test("tryAcquire takes a free permit, but never one a waiter is owed", async () => {
+    const s = new Semaphore(1);
+    const first = s.tryAcquire();
+    expect(first).not.toBeNull();
+    expect(s.tryAcquire()).toBeNull();
+    const waiter = s.acquire();
+    first!.release();
+    // The permit went to the waiter: a later caller cannot take it.
+    expect(s.tryAcquire()).toBeNull();
+    (await waiter).release();
+    expect(s.tryAcquire()).not.toBeNull();
+  });
+
   test("rejects a count below one", () => {
     expect(() => new Semaphore(0)).toThrow(RangeError);
   });
