@@ -95,23 +95,30 @@ export function encodeSqlValue(value: SqlValue): string {
       return encodeString(value);
   }
   if (value === null) return "null";
-  return "\"X'" + Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("hex") + "'\"";
+  return "\"X'" + value.toHex() + "'\""; // lowercase, as the C++ server writes it
 }
 
 /**
  * For each distinct column name, in sorted order, the text before its value (`{"a":` or
- * `,"b":`) and the index of the column that supplies it (the last one, for duplicates).
- * Built once per statement so that encoding a row sorts nothing.
+ * `,"b":`), the name, and the index of the column that supplies it (the last one, for
+ * duplicates). Built once per statement so that encoding a row sorts nothing.
  */
-export function rowLayout(columns: readonly string[]): { prefixes: string[]; indexes: number[] } {
+export function rowLayout(columns: readonly string[]): { prefixes: string[]; names: string[]; indexes: number[] } {
   const lastIndex = new Map<string, number>();
   columns.forEach((name, i) => lastIndex.set(name, i));
   const names = [...lastIndex.keys()].sort(compareUtf8);
   return {
     prefixes: names.map((name, i) => (i === 0 ? "{" : ",") + encodeString(name) + ":"),
+    names,
     indexes: names.map((name) => lastIndex.get(name)!),
   };
 }
+
+/**
+ * A row as bun:sqlite returns it: its values in column order (values()), or, when the
+ * column names are distinct, an object keyed by name (iterate()).
+ */
+export type Row = readonly SqlValue[] | { readonly [name: string]: SqlValue };
 
 export class ResultTooBigError extends Error {
   readonly code = "RESULT_TOO_BIG";
@@ -124,20 +131,20 @@ export class ResultTooBigError extends Error {
  */
 export function* encodeRowsInPieces(
   columns: readonly string[],
-  rows: Iterable<readonly SqlValue[]>,
+  rows: Iterable<Row>,
   maxLength = Infinity,
   pieceLength = 65536,
 ): Generator<string> {
-  const { prefixes, indexes } = rowLayout(columns);
+  const { prefixes, names, indexes } = rowLayout(columns);
   const width = indexes.length;
   let piece = '{"columns":' + JSON.stringify(columns) + ',"data":[';
   let total = 0;
-  let first = true;
-  for (const row of rows) {
-    piece += first ? "" : ",";
-    first = false;
+  let keys: readonly (string | number)[] | null = null;
+  for (const row of rows as Iterable<Record<string | number, SqlValue>>) {
+    if (keys === null) keys = Array.isArray(row) ? indexes : names;
+    else piece += ",";
     if (width === 0) piece += "{";
-    for (let c = 0; c < width; c++) piece += prefixes[c]! + encodeSqlValue(row[indexes[c]!]!);
+    for (let c = 0; c < width; c++) piece += prefixes[c]! + encodeSqlValue(row[keys[c]!]!);
     piece += "}";
     if (piece.length >= pieceLength) {
       total += piece.length;
@@ -152,6 +159,6 @@ export function* encodeRowsInPieces(
 }
 
 /** The whole QUERY success body as one string. */
-export function encodeRows(columns: readonly string[], rows: Iterable<readonly SqlValue[]>, maxLength = Infinity): string {
+export function encodeRows(columns: readonly string[], rows: Iterable<Row>, maxLength = Infinity): string {
   return [...encodeRowsInPieces(columns, rows, maxLength)].join("");
 }

@@ -5,7 +5,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
-import { encodeRowsInPieces, ResultTooBigError, type SqlValue } from "./json-encoder";
+import { encodeRowsInPieces, ResultTooBigError, type Row } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 import { firstStatement, leavesConnectionState } from "./sql-statements";
 
@@ -161,16 +161,10 @@ const utf8 = new TextEncoder();
 function run(statement: Statement): Outcome {
   const columns = statement.columnNames;
   const distinct = new Set(columns).size === columns.length && !columns.includes("__proto__");
-  const rows: Iterable<SqlValue[]> = distinct
-    ? mapRows(statement.iterate() as Iterable<Record<string, SqlValue>>, columns)
-    : (statement.values() as SqlValue[][]);
+  const rows = (distinct ? statement.iterate() : statement.values()) as Iterable<Row>;
   const pieces: Uint8Array[] = [];
   for (const piece of encodeRowsInPieces(columns, rows, MAX_RESPONSE_LENGTH)) pieces.push(utf8.encode(piece));
   return { kind: "rowsUtf8", pieces };
-}
-
-function* mapRows(rows: Iterable<Record<string, SqlValue>>, columns: readonly string[]): Generator<SqlValue[]> {
-  for (const row of rows) yield columns.map((name) => row[name] as SqlValue);
 }
 
 function sqlErrorOutcome(error: unknown): Outcome {

@@ -69,6 +69,19 @@ describe("encodeRows", () => {
     );
   });
 
+  test("rows as objects by name encode as the same rows as arrays", () => {
+    const columns = ["z", "constructor", "1", "a"];
+    const arrays = [
+      [1n, "c", 2.5, Uint8Array.of(1)],
+      [null, "", -0, 9007199254740993n],
+    ];
+    const objects = arrays.map((row) => Object.fromEntries(columns.map((name, i) => [name, row[i]!])));
+    expect(encodeRows(columns, objects)).toBe(encodeRows(columns, arrays));
+    expect(encodeRows(columns, objects)).toBe(
+      '{"columns":["z","constructor","1","a"],"data":[{"1":2.5,"a":"X\'01\'","constructor":"c","z":1},{"1":-0.0,"a":9007199254740993,"constructor":"","z":null}]}',
+    );
+  });
+
   test("duplicate column names: the last value wins, columns keeps both", () => {
     expect(encodeRows(["a", "a"], [[1n, 2n]])).toBe('{"columns":["a","a"],"data":[{"a":2}]}');
     expect(rowLayout(["b", "a", "b"]).indexes).toEqual([1, 2]);
