@@ -114,6 +114,19 @@ export function rowLayout(columns: readonly string[]): { prefixes: string[]; nam
   };
 }
 
+/** Layouts of recent column lists, by their JSON: a point query's layout costs more than its row. */
+const layouts = new Map<string, ReturnType<typeof rowLayout>>();
+const MAX_LAYOUTS = 256;
+
+function cachedRowLayout(columnsJson: string, columns: readonly string[]): ReturnType<typeof rowLayout> {
+  let layout = layouts.get(columnsJson);
+  if (!layout) {
+    if (layouts.size >= MAX_LAYOUTS) layouts.clear();
+    layouts.set(columnsJson, (layout = rowLayout(columns)));
+  }
+  return layout;
+}
+
 /**
  * A row as bun:sqlite returns it: its values in column order (values()), or, when the
  * column names are distinct, an object keyed by name (iterate()).
@@ -135,9 +148,10 @@ export function* encodeRowsInPieces(
   maxLength = Infinity,
   pieceLength = 65536,
 ): Generator<string> {
-  const { prefixes, names, indexes } = rowLayout(columns);
+  const columnsJson = JSON.stringify(columns);
+  const { prefixes, names, indexes } = cachedRowLayout(columnsJson, columns);
   const width = indexes.length;
-  let piece = '{"columns":' + JSON.stringify(columns) + ',"data":[';
+  let piece = '{"columns":' + columnsJson + ',"data":[';
   let total = 0;
   let keys: readonly (string | number)[] | null = null;
   for (const row of rows as Iterable<Record<string | number, SqlValue>>) {
