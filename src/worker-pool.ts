@@ -219,6 +219,8 @@ export class WorkerPool {
   readonly #claims = new Claims();
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
+  /** Reads waiting together for a permit (see readTurn); null once another statement waits behind them. */
+  #waitingReads: { reads: number; reader: Promise<Thread> } | null = null;
   /** Databases whose handles are being closed: their reads are not copied to another reader. */
   readonly #closingDbs = new Map<string, number>();
   #nextSession = 1;
@@ -238,16 +240,21 @@ export class WorkerPool {
   /** A turn on a reader: a free permit and an idle reader, a place behind a busy one, or a wait. */
   async readTurn(): Promise<Turn> {
     const free = this.#statements.tryAcquire();
-    if (free) return this.#startReader(free);
+    if (free) return this.#readTurnOn(this.#startReader(free));
     if (this.#statements.waiting === 0) {
       const busy = this.#leastLoadedReader((reader) => reader.load > 0);
       if (busy) return this.#readTurnOn(busy);
     }
-    return this.#startReader(await this.#statements.acquire());
+    // Behind a statement that waits for a permit. Reads that arrive one after another, with
+    // no other statement between them, wait together for one permit and one reader.
+    const group = (this.#waitingReads ??= this.#waitForReader());
+    group.reads++;
+    return this.#reservedTurn(await group.reader);
   }
 
   /** A turn holding a permit of its own, for a statement on a session Worker. */
   async permitTurn(run: Turn["run"]): Promise<Turn> {
+    this.#waitingReads = null; // reads from now on wait behind this statement
     const permit = await this.#statements.acquire();
     return {
       run,
@@ -313,22 +320,38 @@ export class WorkerPool {
     for (const thread of threads) this.#retire(thread);
   }
 
-  /** Makes an idle reader busy with `permit`. */
-  #startReader(permit: Permit): Turn {
+  #waitForReader(): { reads: number; reader: Promise<Thread> } {
+    const group = { reads: 0, reader: Promise.resolve(null as unknown as Thread) };
+    group.reader = this.#statements.acquire().then((permit) => {
+      if (this.#waitingReads === group) this.#waitingReads = null;
+      const reader = this.#startReader(permit);
+      reader.load += group.reads; // reserved for every read of the group before anything else runs
+      return reader;
+    });
+    return group;
+  }
+
+  /** An idle reader, now holding `permit`. */
+  #startReader(permit: Permit): Thread {
     const idle = this.#readers.find((reader) => reader.load === 0 && !reader.dead);
     if (idle) {
       idle.permit = permit;
-      return this.#readTurnOn(idle);
+      return idle;
     }
     // Not reached while every permit holder is accounted for; should it be, stay under the cap.
     permit.release();
     const any = this.#leastLoadedReader(() => true);
     if (!any) throw new WorkerCrashedError("no database worker is running");
-    return this.#readTurnOn(any);
+    return any;
   }
 
   #readTurnOn(reader: Thread): Turn {
     reader.load++; // keeps the reader, and its permit, busy until the read is answered
+    return this.#reservedTurn(reader);
+  }
+
+  /** A turn on `reader`, whose load already counts it. */
+  #reservedTurn(reader: Thread): Turn {
     let used = false;
     return {
       run: (db, sql) => {

@@ -78,20 +78,28 @@ describe("concurrency", () => {
 
   test("a read does not overtake a write that waits for a permit", async () => {
     await using server = await startServer(["--workers", "1"]);
-    await using slow = await connect(server.port);
-    await using writer = await connect(server.port);
-    await using reader = await connect(server.port);
-    const slowAnswer = slow.request(query("a.db", count(2_000_000))); // holds the only permit
-    await roundTrip(server.port);
-    const written = writer.request(query("w.db", "CREATE TABLE t(v)")); // waits for it
-    await roundTrip(server.port);
-    // The reader busy with the slow read could take this one too, but the write came first.
-    const order = await arrivalOrder([
-      ["slow", slowAnswer],
-      ["write", written],
-      ["read", reader.request(query("r.db", "SELECT 1"))],
-    ]);
-    expect(order).toEqual(["slow", "write", "read"]);
+    const clients = await Promise.all(Array.from({ length: 6 }, () => connect(server.port)));
+    try {
+      const [slow, w1, r1, r2, w2, r3] = clients as [Client, Client, Client, Client, Client, Client];
+      const sent: [string, Promise<string>][] = [];
+      const send = async (label: string, client: Client, db: string, sql: string) => {
+        sent.push([label, client.request(query(db, sql))]);
+        await roundTrip(server.port); // the server has it before the next is sent
+      };
+      await send("slow", slow, "a.db", count(2_000_000)); // holds the only permit
+      await send("w1", w1, "w1.db", "CREATE TABLE t(v)"); // waits for it
+      // The reader busy with the slow read could take these too, but the write came first.
+      await send("r1", r1, "r.db", "SELECT 1");
+      await send("r2", r2, "r.db", "SELECT 2");
+      await send("w2", w2, "w2.db", "CREATE TABLE t(v)");
+      await send("r3", r3, "r.db", "SELECT 3");
+      const order = await arrivalOrder(sent);
+      expect(order.slice(0, 2)).toEqual(["slow", "w1"]);
+      expect(order.slice(2, 4).sort()).toEqual(["r1", "r2"]);
+      expect(order.slice(4)).toEqual(["w2", "r3"]);
+    } finally {
+      for (const client of clients) await client[Symbol.asyncDispose]();
+    }
   });
 
   /**
