@@ -1,0 +1,188 @@
+// The pool's scheduling, with fake Workers that run a message only when the test says so:
+// which Worker gets each read, when a permit is held, and how a queued read moves.
+
+import { describe, expect, test } from "bun:test";
+import { decodeRequest, encodeReply, type InitRequest, type WorkerReply } from "../../src/messages";
+import { Semaphore } from "../../src/semaphore";
+import { WorkerPool } from "../../src/worker-pool";
+
+class FakeWorker {
+  onmessage: ((event: { data: unknown }) => void) | null = null;
+  onerror: unknown = null;
+  readonly inbox: string[] = [];
+  #claims: Int32Array | null = null;
+
+  postMessage(message: string | InitRequest): void {
+    if (typeof message !== "string") {
+      this.#claims = new Int32Array(message.claims);
+      this.onmessage!({ data: "D" });
+    } else {
+      this.inbox.push(message);
+    }
+  }
+
+  addEventListener(): void {}
+  terminate(): void {}
+
+  /** The SQL (or kind) of each message waiting here. */
+  get waiting(): string[] {
+    return this.inbox.map((message) => {
+      const request = decodeRequest(message);
+      return "sql" in request ? request.sql : request.kind;
+    });
+  }
+
+  #started = false;
+
+  /** The oldest message starts running (a read is claimed) and goes on until step(). */
+  begin(): void {
+    if (!this.#claim()) throw new Error("began a read another Worker had claimed");
+    this.#started = true;
+  }
+
+  /** Runs the oldest message to its end as a real Worker would; a read answers with its SQL as an error message. */
+  step(): string {
+    const claimed = this.#started || this.#claim();
+    this.#started = false;
+    const request = decodeRequest(this.inbox.shift()!);
+    const ran = "sql" in request ? request.sql : request.kind;
+    if (!claimed) {
+      this.onmessage!({ data: encodeReply({ kind: "skipped" }) });
+      return `skipped ${ran}`;
+    }
+    this.onmessage!({ data: "sql" in request ? encodeReply({ kind: "sqlError", code: 1, message: ran, pinned: false }) : "D" });
+    return ran;
+  }
+
+  /** Whether this Worker may run its oldest message: a read must win its claim flag. */
+  #claim(): boolean {
+    const request = decodeRequest(this.inbox[0]!);
+    return request.kind !== "read" || request.claim < 0 || Atomics.compareExchange(this.#claims!, request.claim, 0, 1) === 0;
+  }
+}
+
+function setup(permits: number) {
+  const workers: FakeWorker[] = [];
+  const statements = new Semaphore(permits);
+  const pool = new WorkerPool({
+    folder: "/nowhere",
+    busyTimeoutMs: 100,
+    statements,
+    readers: permits,
+    maxThreads: 8,
+    keepIdle: 0,
+    createWorker: () => {
+      const worker = new FakeWorker();
+      workers.push(worker);
+      return worker as unknown as Worker;
+    },
+  });
+  /** Starts `sql` on a session of its own and resolves with the SQL of the reply. */
+  const start = async (sql: string, db = "a.db") => {
+    const turn = await pool.openSession().turn(sql, false);
+    return {
+      answer: turn.run(db, sql).then((reply: WorkerReply) => {
+        turn[Symbol.dispose]();
+        return reply.kind === "sqlError" ? reply.message : reply.kind;
+      }),
+    };
+  };
+  return { pool, workers, statements, start };
+}
+
+describe("WorkerPool scheduling", () => {
+  test("reads take a free permit and an idle reader, then queue behind the least-loaded busy one", async () => {
+    const { workers, statements, start } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const first = await start("SELECT 1");
+    const second = await start("SELECT 2");
+    expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT 1"], ["SELECT 2"]]);
+    expect(statements.available).toBe(0);
+    const third = await start("SELECT 3");
+    const fourth = await start("SELECT 4");
+    expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT 1", "SELECT 3"], ["SELECT 2", "SELECT 4"]]);
+    expect(workers.length).toBe(2); // no session Worker for stateless reads
+    for (const reader of [reader0, reader1, reader0]) reader.step();
+    // reader0 went idle while "SELECT 4" waited behind reader1: it got a copy, and the permit.
+    expect(reader0.waiting).toEqual(["SELECT 4"]);
+    expect(reader1.step()).toBe("SELECT 4");
+    expect(reader0.step()).toBe("skipped SELECT 4");
+    expect(await Promise.all([first, second, third, fourth].map((s) => s.answer))).toEqual(["SELECT 1", "SELECT 2", "SELECT 3", "SELECT 4"]);
+    expect(statements.available).toBe(2);
+  });
+
+  test("when a permit frees, reads queued behind a busy reader are copied to the idle one and run once", async () => {
+    const { workers, statements, start } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const slow = await start("SELECT slow");
+    reader0.begin();
+    const quick = await start("SELECT quick");
+    const queued = await start("SELECT queued"); // behind "slow", on a tie
+    expect(reader0.waiting).toEqual(["SELECT slow", "SELECT queued"]);
+    expect(reader1.step()).toBe("SELECT quick");
+    expect(await quick.answer).toBe("SELECT quick");
+    // reader1 went idle and gave back its permit; it took it again, with a copy.
+    expect(reader1.waiting).toEqual(["SELECT queued"]);
+    expect(statements.available).toBe(0);
+    expect(reader1.step()).toBe("SELECT queued");
+    expect(await queued.answer).toBe("SELECT queued");
+    expect(reader0.step()).toBe("SELECT slow");
+    expect(reader0.step()).toBe("skipped SELECT queued");
+    expect(await slow.answer).toBe("SELECT slow");
+    expect(statements.available).toBe(2);
+  });
+
+  test("a read waits behind a statement that waits for a permit, with the reads right after it", async () => {
+    const { workers, statements, start } = setup(1);
+    const reader = workers[0]!;
+    const slow = await start("SELECT slow");
+    const write = start("INSERT INTO t VALUES (1)"); // waits for the only permit
+    const readA = start("SELECT a");
+    const readB = start("SELECT b");
+    const secondWrite = start("INSERT INTO t VALUES (2)");
+    const readC = start("SELECT c"); // behind the second write, not with a and b
+    await Bun.sleep(0);
+    expect(reader.waiting).toEqual(["SELECT slow"]); // nothing queued behind it
+    reader.step();
+    await slow.answer;
+    await Bun.sleep(0);
+    const sessionWorker = workers[1]!;
+    expect(sessionWorker.waiting).toEqual(["INSERT INTO t VALUES (1)"]);
+    expect(reader.waiting).toEqual([]);
+    sessionWorker.step();
+    await (await write).answer;
+    await Bun.sleep(0);
+    expect(reader.waiting).toEqual(["SELECT a", "SELECT b"]); // one permit, one reader, both reads
+    reader.step();
+    reader.step();
+    expect([await (await readA).answer, await (await readB).answer]).toEqual(["SELECT a", "SELECT b"]);
+    await Bun.sleep(0);
+    expect(reader.waiting).toEqual([]);
+    const secondSessionWorker = workers[2]!;
+    expect(secondSessionWorker.step()).toBe("INSERT INTO t VALUES (2)");
+    await (await secondWrite).answer;
+    await Bun.sleep(0);
+    expect(reader.step()).toBe("SELECT c");
+    expect(await (await readC).answer).toBe("SELECT c");
+    expect(statements.available).toBe(1);
+  });
+
+  test("reads of a database being deleted are not copied to a reader that has closed it", async () => {
+    const { pool, workers, start } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const slow = await start("SELECT slow");
+    reader0.begin();
+    const quick = await start("SELECT quick");
+    const queued = await start("SELECT queued", "d.db");
+    const closed = pool.closeDatabase("d.db");
+    expect(reader1.waiting).toEqual(["SELECT quick", "closeDatabase"]);
+    reader1.step();
+    reader1.step();
+    await quick.answer;
+    expect(reader1.waiting).toEqual([]); // not copied: it would reopen d.db after closing it
+    expect(reader0.waiting).toEqual(["SELECT slow", "SELECT queued", "closeDatabase"]);
+    for (let i = 0; i < 3; i++) reader0.step();
+    await closed;
+    expect([await slow.answer, await queued.answer]).toEqual(["SELECT slow", "SELECT queued"]);
+  });
+});
