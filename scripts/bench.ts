@@ -6,13 +6,13 @@
 // Rust server you run today, serving a folder with the same bench.db). Then measures memory
 // and how a large SELECT scales. Prints Markdown tables; --json writes the raw figures too.
 
-import { Database } from "bun:sqlite";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
+import { prepareDatabase, ROWS } from "./bench/bench-db";
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,6 @@ const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
-const ROWS = 100_000;
 
 const point = (id = "%ID%") => `{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id = ${id}"}`;
 const SCENARIOS: { name: string; conns: number; templates: string[] }[] = [
@@ -50,18 +49,6 @@ function gcc(source: string, out: string): string {
   const result = Bun.spawnSync(["gcc", "-O2", "-o", out, join(import.meta.dir, "bench", source)], { stderr: "inherit" });
   if (result.exitCode !== 0) throw new Error(`gcc failed for ${source}`);
   return out;
-}
-
-function prepareDatabase(folder: string): void {
-  const db = new Database(join(folder, "bench.db"));
-  db.run("PRAGMA journal_mode=WAL");
-  db.run("CREATE TABLE kv(id INTEGER PRIMARY KEY, name TEXT, score REAL, data BLOB, n INTEGER)");
-  db.run("CREATE TABLE log(id INTEGER PRIMARY KEY, v INTEGER)");
-  const insert = db.prepare("INSERT INTO kv VALUES (?, ?, ?, randomblob(16), 0)");
-  db.transaction(() => {
-    for (let id = 1; id <= ROWS; id++) insert.run(id, `name-${id}`, id * 1.25);
-  })();
-  db.close();
 }
 
 /** Starts a process and waits for its "listening on host:port" line. */
