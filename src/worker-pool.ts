@@ -17,11 +17,14 @@
 // next read already in its inbox instead of sleeping through a round trip to this thread.
 // Should a permit come free while reads wait behind a busy reader (a slow statement, say), an
 // idle reader takes that permit and copies of those reads; whichever reader claims a read
-// first (a flag in shared memory) runs it, the other skips it. So while a permit is free, no
-// read waits: that is the rule that no statement holds up another below the cap.
+// first runs it (read-claims.ts). So while a permit is free, no read waits: that is the rule
+// that no statement holds up another below the cap. And while a statement waits for a permit,
+// a read waits too, never overtaking it; reads that arrive one after another meanwhile wait
+// as one group, for one permit and one reader.
 
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
 import { Queue } from "./queue";
+import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
 import { mayReadAnywhere } from "./sql-statements";
 
@@ -47,9 +50,6 @@ export interface Turn extends Disposable {
   run(db: string, sql: string): Promise<WorkerReply>;
 }
 
-/** Claim flags for reads in flight: more reads than this at once go without (never copied). */
-const CLAIM_SLOTS = 65_536;
-
 /** Bun's error text quotes the source around the throw; keep the error line only. */
 function summarize(message: string): string {
   const lines = message.split("\n").map((line) => line.trim());
@@ -57,71 +57,13 @@ function summarize(message: string): string {
   return (error ?? lines[0] ?? "").slice(0, 300);
 }
 
-/** The flags every reader shares, and which of them are free to hand out. */
-class Claims {
-  readonly buffer = new SharedArrayBuffer(CLAIM_SLOTS * Int32Array.BYTES_PER_ELEMENT);
-  readonly #flags = new Int32Array(this.buffer);
-  readonly #free: number[] = [];
-  #unused = 0;
-
-  /** A cleared flag, or -1 if all are in use. */
-  take(): number {
-    const slot = this.#free.pop() ?? (this.#unused < CLAIM_SLOTS ? this.#unused++ : -1);
-    if (slot >= 0) Atomics.store(this.#flags, slot, 0);
-    return slot;
-  }
-
-  give(slot: number): void {
-    if (slot >= 0) this.#free.push(slot);
-  }
-
-  claimed(slot: number): boolean {
-    return Atomics.load(this.#flags, slot) !== 0;
-  }
-}
+/** Reads that wait together for one permit, and the reader they will all run on. */
+type ReadGroup = { reads: number; reader: Promise<Thread> };
 
 /** A Worker's inbox entry, settled by the Worker's reply or by its death. */
 interface Pending {
   settle(reply: WorkerReply): void;
   fail(error: Error): void;
-}
-
-/** A read in flight: in one reader's inbox, or in two once copied; answered by the one that claims it. */
-class Read implements Pending {
-  copies = 0;
-  #answered = false;
-
-  constructor(
-    readonly db: string,
-    readonly message: string,
-    readonly claim: number,
-    readonly claims: Claims,
-    readonly resolve: (reply: WorkerReply) => void,
-    readonly reject: (error: Error) => void,
-  ) {}
-
-  /** Queued and not yet taken by any reader: another reader may run it instead. */
-  get unclaimed(): boolean {
-    return !this.#answered && this.claim >= 0 && !this.claims.claimed(this.claim);
-  }
-
-  settle(reply: WorkerReply): void {
-    if (reply.kind !== "skipped" && !this.#answered) {
-      this.#answered = true;
-      this.resolve(reply);
-    }
-    this.#dropCopy(null);
-  }
-
-  fail(error: Error): void {
-    this.#dropCopy(error);
-  }
-
-  #dropCopy(error: Error | null): void {
-    if (--this.copies > 0) return;
-    this.claims.give(this.claim);
-    if (!this.#answered) this.reject(error ?? new WorkerCrashedError("database worker failed"));
-  }
 }
 
 class Thread {
@@ -219,8 +161,8 @@ export class WorkerPool {
   readonly #claims = new Claims();
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
-  /** Reads waiting together for a permit (see readTurn); null once another statement waits behind them. */
-  #waitingReads: { reads: number; reader: Promise<Thread> } | null = null;
+  /** The reads waiting together for a permit (see readTurn); null once another statement waits behind them. */
+  #waitingReads: ReadGroup | null = null;
   /** Databases whose handles are being closed: their reads are not copied to another reader. */
   readonly #closingDbs = new Map<string, number>();
   #nextSession = 1;
@@ -320,14 +262,16 @@ export class WorkerPool {
     for (const thread of threads) this.#retire(thread);
   }
 
-  #waitForReader(): { reads: number; reader: Promise<Thread> } {
-    const group = { reads: 0, reader: Promise.resolve(null as unknown as Thread) };
-    group.reader = this.#statements.acquire().then((permit) => {
-      if (this.#waitingReads === group) this.#waitingReads = null;
-      const reader = this.#startReader(permit);
-      reader.load += group.reads; // reserved for every read of the group before anything else runs
-      return reader;
-    });
+  #waitForReader(): ReadGroup {
+    const group: ReadGroup = {
+      reads: 0,
+      reader: this.#statements.acquire().then((permit) => {
+        if (this.#waitingReads === group) this.#waitingReads = null;
+        const reader = this.#startReader(permit);
+        reader.load += group.reads; // reserved for every read of the group before anything else runs
+        return reader;
+      }),
+    };
     return group;
   }
 

@@ -28,6 +28,28 @@ async function roundTrip(port: number): Promise<void> {
   await probe.request('{"cmd":"LIST"}');
 }
 
+/** A read that takes a while: counts to `n`. */
+const count = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
+
+/** With --workers 2, both readers busy: a long read on the first, a shorter one on the second. */
+async function busyReaders(port: number, long: number) {
+  const slow = await connect(port);
+  const medium = await connect(port);
+  const slowAnswer = slow.request(query("a.db", count(long)));
+  await roundTrip(port);
+  const mediumAnswer = medium.request(query("b.db", count(300_000)));
+  await roundTrip(port);
+  return {
+    slow,
+    slowAnswer,
+    mediumAnswer,
+    async [Symbol.asyncDispose]() {
+      await slow[Symbol.asyncDispose]();
+      await medium[Symbol.asyncDispose]();
+    },
+  };
+}
+
 describe("concurrency", () => {
   test("a statement waiting on a lock holds up no other connection while permits are free", async () => {
     await using server = await startServer(["--workers", "2", "--busy-timeout", "2000"]);
@@ -55,17 +77,11 @@ describe("concurrency", () => {
     expect(await order).toEqual(["fast", "slow"]);
   });
 
-  const count = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
-
   test("a read queued behind a slow one moves to the reader that frees up first", async () => {
     await using server = await startServer(["--workers", "2"]);
-    await using slow = await connect(server.port);
-    await using medium = await connect(server.port);
     await using fast = await connect(server.port);
-    const slowAnswer = slow.request(query("a.db", count(6_000_000))); // the first reader
-    await roundTrip(server.port);
-    const mediumAnswer = medium.request(query("b.db", count(300_000))); // the second reader
-    await roundTrip(server.port);
+    await using busy = await busyReaders(server.port, 6_000_000);
+    const { slowAnswer, mediumAnswer } = busy;
     // No permit is free, so this read queues behind a busy reader: on a tie, the first one,
     // behind the slow statement. When the medium one ends, its permit frees and it must move.
     const order = await arrivalOrder([
@@ -200,14 +216,10 @@ describe("concurrency", () => {
     await using server = await startServer(["--workers", "2"]);
     await using setup = await connect(server.port);
     expect(await setup.request(query("d.db", "CREATE TABLE t(v)"))).toBe(EMPTY);
-    await using slow = await connect(server.port);
-    await using medium = await connect(server.port);
     await using early = await connect(server.port);
     await using deleter = await connect(server.port);
-    const slowAnswer = slow.request(query("a.db", count(5_000_000))); // the first reader
-    await roundTrip(server.port);
-    const mediumAnswer = medium.request(query("b.db", count(300_000))); // the second reader
-    await roundTrip(server.port);
+    await using readers = await busyReaders(server.port, 5_000_000);
+    const { slow, slowAnswer, mediumAnswer } = readers;
     const earlyAnswer = early.request(query("d.db", "SELECT COUNT(*) AS n FROM t")); // queued behind the slow one
     await roundTrip(server.port);
     const deleted = deleter.request('{"cmd":"DELETE_DB","db":"d.db"}');
@@ -216,10 +228,10 @@ describe("concurrency", () => {
     expect(await deleted).toBe('{"result":"ok"}');
     // Had the second reader run the early read after closing d.db, it would still hold the
     // deleted file open. Keep the first reader busy, so the next read goes to the second.
-    const busy = slow.request(query("a.db", count(3_000_000)));
+    const firstBusy = slow.request(query("a.db", count(3_000_000)));
     await roundTrip(server.port);
     expect(await early.request(query("d.db", "SELECT COUNT(*) AS n FROM sqlite_master"))).toBe('{"columns":["n"],"data":[{"n":0}]}');
-    await busy;
+    await firstBusy;
   });
 
   test("200 connections at once, each with its own session", async () => {
