@@ -2,6 +2,8 @@
 // ascending UTF-8 byte order at every depth, REALs formatted so they always read back as
 // floats, INTEGERs (bigint) exact to 64 bits.
 
+import { Utf8Writer } from "./utf8-writer";
+
 /** A parsed JSON number, kept as the text the C++ server would print for it. */
 export class JsonNumber {
   constructor(readonly text: string) {}
@@ -85,30 +87,35 @@ export function encodeJson(value: JsonValue): string {
   return "{" + keys.map((k) => encodeString(k) + ":" + encodeJson(value[k]!)).join(",") + "}";
 }
 
-export function encodeSqlValue(value: SqlValue): string {
+/** Writes one SQL value as JSON: INTEGER exact, REAL as the C++ server formats it, BLOB as "X'hex'". */
+export function writeSqlValue(out: Utf8Writer, value: SqlValue): void {
   switch (typeof value) {
     case "bigint":
-      return value.toString();
+      return out.integer(value);
     case "number":
-      return formatReal(value);
+      return out.ascii(formatReal(value));
     case "string":
-      return encodeString(value);
+      return out.jsonString(value);
   }
-  if (value === null) return "null";
-  return "\"X'" + value.toHex() + "'\""; // lowercase, as the C++ server writes it
+  if (value === null) return out.ascii("null");
+  out.ascii("\"X'");
+  out.hex(value); // lowercase, as the C++ server writes it
+  out.ascii("'\"");
 }
 
+const utf8 = new TextEncoder();
+
 /**
- * For each distinct column name, in sorted order, the text before its value (`{"a":` or
- * `,"b":`), the name, and the index of the column that supplies it (the last one, for
- * duplicates). Built once per statement so that encoding a row sorts nothing.
+ * For each distinct column name, in sorted order, the UTF-8 of what comes before its value
+ * (`{"a":` or `,"b":`), the name, and the index of the column that supplies it (the last one,
+ * for duplicates). Built once per column list so that encoding a row sorts nothing.
  */
-export function rowLayout(columns: readonly string[]): { prefixes: string[]; names: string[]; indexes: number[] } {
+export function rowLayout(columns: readonly string[]): { prefixes: Uint8Array[]; names: string[]; indexes: number[] } {
   const lastIndex = new Map<string, number>();
   columns.forEach((name, i) => lastIndex.set(name, i));
   const names = [...lastIndex.keys()].sort(compareUtf8);
   return {
-    prefixes: names.map((name, i) => (i === 0 ? "{" : ",") + encodeString(name) + ":"),
+    prefixes: names.map((name, i) => utf8.encode((i === 0 ? "{" : ",") + encodeString(name) + ":")),
     names,
     indexes: names.map((name) => lastIndex.get(name)!),
   };
@@ -133,46 +140,28 @@ function cachedRowLayout(columnsJson: string, columns: readonly string[]): Retur
  */
 export type Row = readonly SqlValue[] | { readonly [name: string]: SqlValue };
 
-export class ResultTooBigError extends Error {
-  readonly code = "RESULT_TOO_BIG";
-}
-
 /**
- * The QUERY success body, `{"columns":[…],"data":[{…},…]}`, in pieces of about `pieceLength`
- * UTF-16 units, so that a large result never exists as one string. Throws ResultTooBigError
- * once the body passes `maxLength` units (at most 3 UTF-8 bytes each).
+ * The QUERY success body, `{"columns":[…],"data":[{…},…]}`, as UTF-8 in chunks of about
+ * `chunkBytes`, so that a large result never exists as one string. Throws ResultTooBigError
+ * once the body would pass `maxBytes`.
  */
-export function* encodeRowsInPieces(
-  columns: readonly string[],
-  rows: Iterable<Row>,
-  maxLength = Infinity,
-  pieceLength = 65536,
-): Generator<string> {
+export function encodeRowsUtf8(columns: readonly string[], rows: Iterable<Row>, maxBytes = Infinity, chunkBytes = 65536): Uint8Array[] {
   const columnsJson = JSON.stringify(columns);
   const { prefixes, names, indexes } = cachedRowLayout(columnsJson, columns);
   const width = indexes.length;
-  let piece = '{"columns":' + columnsJson + ',"data":[';
-  let total = 0;
+  const out = new Utf8Writer(maxBytes, chunkBytes);
+  out.text('{"columns":' + columnsJson + ',"data":[');
   let keys: readonly (string | number)[] | null = null;
   for (const row of rows as Iterable<Record<string | number, SqlValue>>) {
     if (keys === null) keys = Array.isArray(row) ? indexes : names;
-    else piece += ",";
-    if (width === 0) piece += "{";
-    for (let c = 0; c < width; c++) piece += prefixes[c]! + encodeSqlValue(row[keys[c]!]!);
-    piece += "}";
-    if (piece.length >= pieceLength) {
-      total += piece.length;
-      if (total > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
-      yield piece;
-      piece = "";
+    else out.ascii(",");
+    if (width === 0) out.ascii("{");
+    for (let c = 0; c < width; c++) {
+      out.bytes(prefixes[c]!);
+      writeSqlValue(out, row[keys[c]!]!);
     }
+    out.ascii("}");
   }
-  total += piece.length + 2;
-  if (total > maxLength) throw new ResultTooBigError(`result too big: over ${maxLength} characters of JSON`);
-  yield piece + "]}";
-}
-
-/** The whole QUERY success body as one string. */
-export function encodeRows(columns: readonly string[], rows: Iterable<Row>, maxLength = Infinity): string {
-  return [...encodeRowsInPieces(columns, rows, maxLength)].join("");
+  out.ascii("]}");
+  return out.finish();
 }

@@ -5,9 +5,10 @@
 import { Database, type Statement } from "bun:sqlite";
 import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
-import { encodeRowsInPieces, ResultTooBigError, type Row } from "./json-encoder";
+import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 import { firstStatement, leavesConnectionState } from "./sql-statements";
+import { ResultTooBigError } from "./utf8-writer";
 
 /** What one statement came to, before the session's `pinned` state is added. */
 type Outcome =
@@ -26,11 +27,8 @@ const SQLITE_TOOBIG = 18;
 const SQLITE_MISUSE = 21;
 const SQLITE_AUTH = 23;
 
-/**
- * The largest response, in UTF-16 units of JSON (≤ 768 MiB as UTF-8): well under the
- * runtime's string limit (2^31 - 1) and the protocol's 4 GiB length field.
- */
-export const MAX_RESPONSE_LENGTH = 256 * 1024 * 1024;
+/** The largest response body, in bytes of JSON: well under the protocol's 4 GiB length field. */
+export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
 export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
@@ -153,10 +151,8 @@ function attaches(handle: Database, path: string): boolean {
   }
 }
 
-const utf8 = new TextEncoder();
-
 /**
- * Runs a prepared statement to completion and encodes every row, piece by piece, as UTF-8.
+ * Runs a prepared statement to completion and encodes every row straight to UTF-8, in chunks.
  * Rows stream through iterate() when column names are distinct (it returns one object per
  * row, which would lose a duplicate name); otherwise values() materialises them all.
  */
@@ -164,9 +160,7 @@ function run(statement: Statement): Outcome {
   const columns = statement.columnNames;
   const distinct = new Set(columns).size === columns.length && !columns.includes("__proto__");
   const rows = (distinct ? statement.iterate() : statement.values()) as Iterable<Row>;
-  const pieces: Uint8Array[] = [];
-  for (const piece of encodeRowsInPieces(columns, rows, MAX_RESPONSE_LENGTH)) pieces.push(utf8.encode(piece));
-  return { kind: "rowsUtf8", pieces };
+  return { kind: "rowsUtf8", pieces: encodeRowsUtf8(columns, rows, MAX_RESPONSE_BYTES) };
 }
 
 function sqlErrorOutcome(error: unknown): Outcome {

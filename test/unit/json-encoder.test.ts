@@ -1,5 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { compareUtf8, encodeJson, encodeRows, encodeRowsInPieces, formatReal, JsonNumber, ResultTooBigError, rowLayout } from "../../src/json-encoder";
+import { compareUtf8, encodeJson, encodeRowsUtf8, formatReal, JsonNumber, rowLayout, type Row } from "../../src/json-encoder";
+import { ResultTooBigError } from "../../src/utf8-writer";
+
+/** The whole body as a string. */
+function encodeRows(columns: readonly string[], rows: Iterable<Row>, maxBytes = Infinity, chunkBytes?: number): string {
+  return Buffer.concat(encodeRowsUtf8(columns, rows, maxBytes, chunkBytes)).toString("utf8");
+}
 import { parseJson } from "../../src/json-parser";
 
 describe("formatReal, the contract's table", () => {
@@ -97,23 +103,26 @@ describe("encodeRows", () => {
   });
 });
 
-describe("encodeRowsInPieces", () => {
+describe("encodeRowsUtf8", () => {
   const rows = Array.from({ length: 50 }, (_, i) => [BigInt(i), `name-${i}`, i * 0.5] as const);
   const columns = ["id", "name", "score"];
 
-  test("the pieces join to the whole body, whatever the piece size", () => {
+  test("the chunks join to the whole body, whatever the chunk size", () => {
     const whole = encodeRows(columns, rows);
     for (const size of [1, 10, 100, 100000]) {
-      const pieces = [...encodeRowsInPieces(columns, rows, Infinity, size)];
-      expect(pieces.join("")).toBe(whole);
-      if (size === 1) expect(pieces.length).toBe(rows.length + 1);
+      const chunks = encodeRowsUtf8(columns, rows, Infinity, size);
+      expect(Buffer.concat(chunks).toString("utf8")).toBe(whole);
+      if (size < 100) expect(chunks.length).toBeGreaterThan(10);
     }
     expect(JSON.parse(whole).data[3]).toEqual({ id: 3, name: "name-3", score: 1.5 });
   });
 
-  test("a body past the maximum length is refused", () => {
-    expect(() => [...encodeRowsInPieces(columns, rows, 500, 64)]).toThrow(ResultTooBigError);
-    expect(() => encodeRows(columns, rows, 500)).toThrow(ResultTooBigError);
-    expect(encodeRows(columns, rows, 100000).length).toBeLessThan(100000);
+  test("a body past the maximum is refused, before a huge value is allocated", () => {
+    expect(() => encodeRowsUtf8(columns, rows, 500, 64)).toThrow(ResultTooBigError);
+    expect(Buffer.byteLength(encodeRows(columns, rows, 100000))).toBeLessThan(100000);
+    const whole = encodeRows(columns, rows);
+    expect(encodeRows(columns, rows, Buffer.byteLength(whole))).toBe(whole); // exactly at the maximum
+    expect(() => encodeRows(columns, rows, Buffer.byteLength(whole) - 1)).toThrow(ResultTooBigError);
+    expect(() => encodeRowsUtf8(["b"], [[new Uint8Array(1000)]], 1000)).toThrow(ResultTooBigError);
   });
 });
