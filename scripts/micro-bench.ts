@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sessions } from "../src/sessions";
-import { frameRows } from "../src/messages";
+import { rowsMessage } from "../src/messages";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
 
 const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-micro-"));
@@ -26,7 +26,7 @@ const someId = (i: number) => ((i * 7919) % ROWS) + 1;
 const sessions = new Sessions(folder, 5000);
 const point = perCall(50_000, (i) => {
   const reply = sessions.query(0, "bench.db", `SELECT * FROM kv WHERE id = ${someId(i)}`, true);
-  if (reply.kind === "rowsUtf8") frameRows(reply.pieces, false);
+  if (reply.kind === "rowsUtf8") rowsMessage(reply.pieces, false);
 });
 const bare = new Database(join(folder, "bench.db"), { safeIntegers: true });
 const barePoint = perCall(50_000, (i) => {

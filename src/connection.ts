@@ -169,7 +169,10 @@ export class Connection {
           this.#requestHead = 0;
         }
         const response = await this.#answer(raw);
-        if (!this.#closed) this.#send(typeof response === "string" ? encodeFrame(response) : response);
+        if (!this.#closed) {
+          if (typeof response === "string") this.#send(encodeFrame(response));
+          else for (const piece of response) this.#send(piece);
+        }
         this.#updateReading();
         // A client that does not read its responses gets no more answers until it does.
         if (this.#outboxBytes > MAX_UNSENT_BYTES) await new Promise<void>((resolve) => (this.#writable = resolve));
@@ -199,8 +202,8 @@ export class Connection {
     return done;
   }
 
-  /** A response body, or a response already framed (rows from a Worker). */
-  async #answer(raw: string): Promise<string | Uint8Array> {
+  /** A response body, or a response already framed, in pieces (rows from a Worker). */
+  async #answer(raw: string): Promise<string | Uint8Array[]> {
     const parsed = parseBody(raw);
     // With a password set, an {"auth": ...} message is always an attempt, even beside a cmd.
     const password = parsed.ok && this.#context.auth !== "" ? authPassword(parsed.value) : null;
@@ -224,7 +227,7 @@ export class Connection {
     return responses.RESULT_ERROR;
   }
 
-  async #run(command: Command): Promise<string | Uint8Array> {
+  async #run(command: Command): Promise<string | Uint8Array[]> {
     const context = this.#context;
     switch (command.kind) {
       case "list":
@@ -255,7 +258,7 @@ export class Connection {
     return await turn.run(db, sql);
   }
 
-  /** One write per response; what the socket does not take waits for `drain`. */
+  /** One write per response (per piece of a large one); what the socket does not take waits for `drain`. */
   #send(frame: Uint8Array): void {
     const written = this.#outbox.length > 0 ? 0 : Math.max(0, this.#socket.write(frame));
     if (written < frame.length) {

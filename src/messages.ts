@@ -2,7 +2,9 @@
 // (a string postMessage costs ~10 µs, an object ~45 µs): one letter for the kind, then
 // fields separated by NUL, with the free-text field last. A db name never holds a NUL.
 // Rows are the exception: the Worker sends the response already framed (length + UTF-8)
-// in an ArrayBuffer it transfers, so the main thread neither copies nor encodes it.
+// in an ArrayBuffer it transfers, so the main thread neither copies nor encodes it. A large
+// response goes as the encoder's chunks, transferred as they are, so that it is never copied
+// into one buffer at all (see rowsMessage).
 // Every request gets exactly one reply, and a Worker replies in the order it was asked,
 // so the main thread matches replies to requests with a FIFO and needs no ids.
 // `init` is the one object message (it carries the shared claim flags); it is sent once.
@@ -32,7 +34,8 @@ export type WorkerRequest =
  * objects, an attachment) that only its own handle has, so its next statements must run there.
  */
 export type WorkerReply =
-  | { kind: "rows"; frame: Uint8Array; pinned: boolean }
+  /** `frame`: the response, length header included, to be written in this order. */
+  | { kind: "rows"; frame: Uint8Array[]; pinned: boolean }
   | { kind: "sqlError"; code: number; message: string; pinned: boolean }
   | { kind: "notReadOnly" }
   | { kind: "unsafeName" }
@@ -79,19 +82,32 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
   throw new Error(`unknown worker request ${JSON.stringify(message.slice(0, 16))}`);
 }
 
-/** The rows response from its UTF-8 pieces: framed, then one byte for `pinned`; the buffer to transfer. */
-export function frameRows(pieces: readonly Uint8Array[], pinned: boolean): ArrayBuffer {
-  const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
+/** Up to this size, a rows response is copied into one buffer: one write, one small message. */
+export const ONE_BUFFER_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The rows response from the UTF-8 chunks of its body, and the buffers to transfer with it.
+ * Up to ONE_BUFFER_MAX_BYTES: one buffer, framed, then one byte for `pinned`. Past it: an
+ * array of a buffer of Uint32 [body length, pinned, length of each chunk] and the chunks'
+ * own buffers (each chunk starts at offset 0 of its buffer).
+ */
+export function rowsMessage(chunks: readonly Uint8Array[], pinned: boolean): { message: ArrayBuffer | ArrayBuffer[]; transfer: ArrayBuffer[] } {
+  const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+  if (size > ONE_BUFFER_MAX_BYTES) {
+    const meta = new Uint32Array([size, pinned ? 1 : 0, ...chunks.map((chunk) => chunk.length)]).buffer;
+    const buffers = chunks.map((chunk) => chunk.buffer as ArrayBuffer);
+    return { message: [meta, ...buffers], transfer: [meta, ...buffers] };
+  }
   const buffer = new ArrayBuffer(HEADER_BYTES + size + 1);
   const bytes = new Uint8Array(buffer);
   new DataView(buffer).setUint32(0, size, true);
   let at = HEADER_BYTES;
-  for (const piece of pieces) {
-    bytes.set(piece, at);
-    at += piece.length;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
   }
   bytes[at] = pinned ? 1 : 0;
-  return buffer;
+  return { message: buffer, transfer: [buffer] };
 }
 
 export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): string {
@@ -109,10 +125,18 @@ export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): stri
   }
 }
 
-export function decodeReply(message: string | ArrayBuffer): WorkerReply {
+export function decodeReply(message: string | ArrayBuffer | ArrayBuffer[]): WorkerReply {
+  if (Array.isArray(message)) {
+    const [meta, ...buffers] = message;
+    const info = new Uint32Array(meta!);
+    const header = new Uint8Array(HEADER_BYTES);
+    new DataView(header.buffer).setUint32(0, info[0]!, true);
+    const chunks = buffers.map((buffer, i) => new Uint8Array(buffer, 0, info[2 + i]));
+    return { kind: "rows", frame: [header, ...chunks], pinned: info[1] === 1 };
+  }
   if (typeof message !== "string") {
     const bytes = new Uint8Array(message);
-    return { kind: "rows", frame: bytes.subarray(0, bytes.length - 1), pinned: bytes[bytes.length - 1] === 1 };
+    return { kind: "rows", frame: [bytes.subarray(0, bytes.length - 1)], pinned: bytes[bytes.length - 1] === 1 };
   }
   switch (message[0]) {
     case "E": {

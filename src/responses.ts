@@ -24,7 +24,7 @@ export function list(names: readonly string[]): string {
 }
 
 /** The response to a QUERY, from what its Worker replied: a body, or rows already framed. */
-export function queryResponse(reply: WorkerReply, request: JsonObject): string | Uint8Array {
+export function queryResponse(reply: WorkerReply, request: JsonObject): string | Uint8Array[] {
   switch (reply.kind) {
     case "rows":
       return reply.frame;

@@ -81,7 +81,7 @@ class Thread {
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
   ) {
-    worker.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+    worker.onmessage = (event: MessageEvent<string | ArrayBuffer | ArrayBuffer[]>) => {
       const pending = this.#inbox.shift();
       pending?.settle(decodeReply(event.data));
       if (pending instanceof Read) onReadDone(this);

@@ -1,7 +1,7 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, frameRows, type InitRequest, type WorkerRequest } from "./messages";
+import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
 import { Sessions, type SessionReply } from "./sessions";
 
 declare const self: Worker;
@@ -18,8 +18,8 @@ self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   if ((request.kind === "query" || request.kind === "read") && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
   if (reply.kind === "rowsUtf8") {
-    const frame = frameRows(reply.pieces, reply.pinned);
-    self.postMessage(frame, [frame]);
+    const { message, transfer } = rowsMessage(reply.pieces, reply.pinned);
+    self.postMessage(message, transfer);
   } else {
     self.postMessage(encodeReply(reply));
   }

@@ -26,6 +26,17 @@ describe("framing", () => {
     expect(await client.receive()).toBe('{"columns":["s"],"data":[{"s":"é"}]}');
   });
 
+  test("a response of many megabytes arrives whole, pipelined between small ones", async () => {
+    await using client = await connect(server.port);
+    // 3 MB of JSON: past the size at which a Worker hands over its chunks instead of one buffer.
+    const big = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 30000) SELECT i, printf('%090d', i) AS t, zeroblob(2) AS b FROM c";
+    client.write(Buffer.concat([query("big.db", "SELECT 1 AS a"), query("big.db", big), query("big.db", "SELECT 2 AS a")].map((b) => frame(b))));
+    expect(await client.receive()).toBe('{"columns":["a"],"data":[{"a":1}]}');
+    const rows = Array.from({ length: 30000 }, (_, k) => `{"b":"X'0000'","i":${k + 1},"t":"${String(k + 1).padStart(90, "0")}"}`);
+    expect(await client.receive()).toBe(`{"columns":["i","t","b"],"data":[${rows.join(",")}]}`);
+    expect(await client.receive()).toBe('{"columns":["a"],"data":[{"a":2}]}');
+  });
+
   test("an empty frame is an invalid request and the connection goes on", async () => {
     await using client = await connect(server.port);
     const response = JSON.parse(await client.request(""));

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { decodeReply, decodeRequest, encodeReply, encodeRequest, frameRows, type WorkerReply, type WorkerRequest } from "../../src/messages";
+import { decodeReply, decodeRequest, encodeReply, encodeRequest, ONE_BUFFER_MAX_BYTES, rowsMessage, type WorkerReply, type WorkerRequest } from "../../src/messages";
 
 describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
@@ -27,15 +27,27 @@ describe("worker messages", () => {
     for (const reply of replies) expect(decodeReply(encodeReply(reply))).toEqual(reply);
   });
 
-  test("rows travel framed, in a buffer of their own that can be transferred", () => {
-    for (const pinned of [false, true]) {
-      const pieces = ['{"columns":["é"],', '"data":[]}'].map((text) => new TextEncoder().encode(text));
-      const buffer = frameRows(pieces, pinned);
-      const reply = decodeReply(buffer) as { kind: string; frame: Uint8Array; pinned: boolean };
-      expect([reply.kind, reply.pinned]).toEqual(["rows", pinned]);
-      expect(reply.frame.byteLength).toBe(buffer.byteLength - 1);
-      expect(new DataView(buffer).getUint32(0, true)).toBe(reply.frame.byteLength - 4);
-      expect(new TextDecoder().decode(reply.frame.subarray(4))).toBe('{"columns":["é"],"data":[]}');
+  test("rows travel framed, in buffers that can be transferred: one, or the chunks past 1 MiB", () => {
+    const body = '{"columns":["é"],"data":[' + '"x",'.repeat(300_000) + '"y"]}';
+    for (const text of ['{"columns":["é"],"data":[]}', body]) {
+      for (const pinned of [false, true]) {
+        const bytes = new TextEncoder().encode(text);
+        // Chunks as the encoder makes them: each at offset 0 of a buffer of its own, maybe longer.
+        const chunks = [0, 7, 70_000, 600_000].filter((at) => at < bytes.length).map((at, i, starts) => {
+          const piece = bytes.subarray(at, starts[i + 1] ?? bytes.length);
+          const own = new Uint8Array(piece.length + 5);
+          own.set(piece);
+          return own.subarray(0, piece.length);
+        });
+        const { message, transfer } = rowsMessage(chunks, pinned);
+        expect(Array.isArray(message)).toBe(bytes.length > ONE_BUFFER_MAX_BYTES);
+        const copy = structuredClone(message, { transfer }); // what postMessage does
+        const reply = decodeReply(copy) as Extract<WorkerReply, { kind: "rows" }>;
+        expect([reply.kind, reply.pinned]).toEqual(["rows", pinned]);
+        const frame = Buffer.concat(reply.frame);
+        expect(frame.readUInt32LE(0)).toBe(bytes.length);
+        expect(frame.subarray(4).toString("utf8")).toBe(text);
+      }
     }
   });
 });
