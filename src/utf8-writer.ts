@@ -46,7 +46,8 @@ export class Utf8Writer {
 
   /** Any text (a lone surrogate becomes U+FFFD, as with TextEncoder). */
   text(text: string): void {
-    this.#room(text.length * 3, text.length); // 1 to 3 bytes per UTF-16 unit
+    // 1 to 3 bytes per UTF-16 unit; a long text is measured, so that its room is not 3 times its size.
+    this.#room(text.length > this.chunkBytes ? Buffer.byteLength(text, "utf8") : text.length * 3, text.length);
     // Byte by byte while it is ASCII, as most text is; TextEncoder from the first other character.
     const chunk = this.#chunk;
     let at = this.#at;

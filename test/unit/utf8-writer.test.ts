@@ -25,6 +25,15 @@ describe("Utf8Writer", () => {
     expect(Buffer.concat(out.finish())).toEqual(Buffer.from(new TextEncoder().encode(text)));
   });
 
+  test("a text longer than a chunk gets a chunk of its own size, not three times it", () => {
+    const out = new Utf8Writer(Infinity, 16);
+    const text = "é" + "x".repeat(100);
+    out.text(text);
+    const chunks = out.finish();
+    expect(Buffer.concat(chunks).toString("utf8")).toBe(text);
+    expect(Math.max(...chunks.map((chunk) => chunk.buffer.byteLength))).toBe(Buffer.byteLength(text));
+  });
+
   test("the same bytes whatever the chunk size", () => {
     const write = (out: Utf8Writer) => {
       out.ascii('{"a":');
