@@ -99,10 +99,14 @@ class Thread {
     this.#send(read.message, read);
   }
 
-  /** Reads in this reader's inbox that no reader has taken yet. */
-  unclaimedReads(): Read[] {
+  /** Reads in this reader's inbox that no reader has taken yet (behind the first entry, if `behindFirst`). */
+  unclaimedReads(behindFirst = false): Read[] {
     const reads: Read[] = [];
-    for (const pending of this.#inbox) if (pending instanceof Read && pending.unclaimed) reads.push(pending);
+    let first = true;
+    for (const pending of this.#inbox) {
+      if (pending instanceof Read && pending.unclaimed && !(first && behindFirst)) reads.push(pending);
+      first = false;
+    }
     return reads;
   }
 
@@ -376,16 +380,28 @@ export class WorkerPool {
 
   #onCrash(thread: Thread, error: Error): void {
     if (thread.dead) return;
-    thread.fail(error);
     if (thread.reader) {
       this.#readers.splice(this.#readers.indexOf(thread), 1);
+      const replacement = this.#closing ? null : this.#spawn(true);
+      // The reads queued behind the one it died on were never started: its replacement runs
+      // them, with its permit. The one it was on fails with it (it may be the cause).
+      const untouched = thread.unclaimedReads(true).filter((read) => !this.#closingDbs.has(read.db));
+      if (replacement && thread.permit && untouched.length > 0) {
+        replacement.permit = thread.permit;
+        thread.permit = null;
+        for (const read of untouched) {
+          replacement.load++;
+          replacement.sendRead(read);
+        }
+      }
+      thread.fail(error);
       thread.load = 0;
       thread.permit?.release();
       thread.permit = null;
-      if (!this.#closing) this.#spawn(true);
       this.#rebalance();
       return;
     }
+    thread.fail(error);
     this.#threads.delete(thread);
     if (!this.#closing && this.#idleCount() < this.#options.keepIdle) this.#spawn(false);
   }

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { connect, query, startServer, type Client } from "./harness";
+import { connect, count, query, roundTrip, startServer, type Client } from "./harness";
 
 const EMPTY = '{"columns":[],"data":[]}';
 
@@ -22,14 +22,6 @@ async function lockHolder(port: number, db: string): Promise<Client> {
   return holder;
 }
 
-/** Waits until the server has certainly read what `client` sent before it. */
-async function roundTrip(port: number): Promise<void> {
-  await using probe = await connect(port);
-  await probe.request('{"cmd":"LIST"}');
-}
-
-/** A read that takes a while: counts to `n`. */
-const count = (n: number) => `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
 
 /** With --workers 2, both readers busy: a long read on the first, a shorter one on the second. */
 async function busyReaders(port: number, long: number) {

@@ -217,3 +217,14 @@ export function rssOf(pid: number): number {
 export function query(db: string, sql: string): string {
   return JSON.stringify({ cmd: "QUERY", db, query: sql });
 }
+
+/** A read that takes a while: counts to `n` (about 0.1 s per million here). */
+export function count(n: number): string {
+  return `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ${n}) SELECT COUNT(*) AS n FROM c`;
+}
+
+/** Waits until the server has certainly read what was sent to it before this call. */
+export async function roundTrip(port: number): Promise<void> {
+  await using probe = await connect(port);
+  await probe.request('{"cmd":"LIST"}');
+}

@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { connect, frame, query, rssOf, startServer, tempFolder, type Client } from "./harness";
+import { connect, count, frame, query, roundTrip, rssOf, startServer, tempFolder, type Client } from "./harness";
 
 const EMPTY = '{"columns":[],"data":[]}';
 const MiB = 1024 * 1024;
@@ -141,6 +141,22 @@ describe("faults", () => {
     expect(await bystander.request(query("f.db", "SELECT v FROM t"))).toBe('{"columns":["v"],"data":[{"v":"after"}]}');
     await using newcomer = await connect(server.port);
     expect(await newcomer.request(query("f.db", "SELECT COUNT(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":1}]}');
+    expect(server.output()).toMatch(/ERROR closing \S+: database worker failed: .*injected fault/);
+  });
+
+  test("reads queued behind the one a reader died on are run by its replacement", async () => {
+    await using server = await startServer(["--workers", "1"], { env: { SQLITE3_SERVER_FAULT_INJECTION: "1" } });
+    await using slow = await connect(server.port);
+    await using victim = await connect(server.port);
+    await using queued = await connect(server.port);
+    const slowAnswer = slow.request(query("a.db", count(2_000_000))); // the only reader and permit
+    await roundTrip(server.port);
+    victim.send(query("f.db", "SELECT 'crash this worker'")); // queued behind it
+    await roundTrip(server.port);
+    const queuedAnswer = queued.request(query("q.db", "SELECT 42 AS n")); // queued behind the fault
+    expect(await slowAnswer).toBe('{"columns":["n"],"data":[{"n":2000000}]}');
+    await victim.closed;
+    expect(await queuedAnswer).toBe('{"columns":["n"],"data":[{"n":42}]}');
     expect(server.output()).toMatch(/ERROR closing \S+: database worker failed: .*injected fault/);
   });
 

@@ -8,7 +8,7 @@ import { WorkerPool } from "../../src/worker-pool";
 
 class FakeWorker {
   onmessage: ((event: { data: unknown }) => void) | null = null;
-  onerror: unknown = null;
+  onerror: ((event: { message: string }) => void) | null = null;
   readonly inbox: string[] = [];
   #claims: Int32Array | null = null;
 
@@ -22,6 +22,11 @@ class FakeWorker {
   }
 
   addEventListener(): void {}
+
+  /** Dies as a Worker does when its code throws. */
+  crash(): void {
+    this.onerror!({ message: "Error: injected" });
+  }
   terminate(): void {}
 
   /** The SQL (or kind) of each message waiting here. */
@@ -164,6 +169,23 @@ describe("WorkerPool scheduling", () => {
     await Bun.sleep(0);
     expect(reader.step()).toBe("SELECT c");
     expect(await (await readC).answer).toBe("SELECT c");
+    expect(statements.available).toBe(1);
+  });
+
+  test("a reader that dies takes only the read it was on; its replacement runs the rest", async () => {
+    const { workers, statements, start } = setup(1);
+    const reader = workers[0]!;
+    const fatal = await start("SELECT fatal");
+    reader.begin();
+    const queued = await start("SELECT queued");
+    const failed = fatal.answer.catch((error: Error) => `failed: ${error.message}`);
+    reader.crash();
+    expect(await failed).toBe("failed: database worker failed: Error: injected");
+    const replacement = workers[1]!;
+    expect(replacement.waiting).toEqual(["SELECT queued"]);
+    expect(statements.available).toBe(0); // the dead reader's permit went with its reads
+    expect(replacement.step()).toBe("SELECT queued");
+    expect(await queued.answer).toBe("SELECT queued");
     expect(statements.available).toBe(1);
   });
 
