@@ -106,15 +106,17 @@ export function writeSqlValue(out: Utf8Writer, value: SqlValue): void {
 const utf8 = new TextEncoder();
 
 /**
- * For each distinct column name, in sorted order, the UTF-8 of what comes before its value
- * (`{"a":` or `,"b":`), the name, and the index of the column that supplies it (the last one,
- * for duplicates). Built once per column list so that encoding a row sorts nothing.
+ * The UTF-8 of the body up to its first row; and for each distinct column name, in sorted
+ * order, the UTF-8 of what comes before its value (`{"a":` or `,"b":`), the name, and the
+ * index of the column that supplies it (the last one, for duplicates). Built once per column
+ * list so that encoding a row sorts nothing.
  */
-export function rowLayout(columns: readonly string[]): { prefixes: Uint8Array[]; names: string[]; indexes: number[] } {
+export function rowLayout(columns: readonly string[]): { head: Uint8Array; prefixes: Uint8Array[]; names: string[]; indexes: number[] } {
   const lastIndex = new Map<string, number>();
   columns.forEach((name, i) => lastIndex.set(name, i));
   const names = [...lastIndex.keys()].sort(compareUtf8);
   return {
+    head: utf8.encode('{"columns":' + JSON.stringify(columns) + ',"data":['),
     prefixes: names.map((name, i) => utf8.encode((i === 0 ? "{" : ",") + encodeString(name) + ":")),
     names,
     indexes: names.map((name) => lastIndex.get(name)!),
@@ -125,11 +127,12 @@ export function rowLayout(columns: readonly string[]): { prefixes: Uint8Array[];
 const layouts = new Map<string, ReturnType<typeof rowLayout>>();
 const MAX_LAYOUTS = 256;
 
-function cachedRowLayout(columnsJson: string, columns: readonly string[]): ReturnType<typeof rowLayout> {
-  let layout = layouts.get(columnsJson);
+function cachedRowLayout(columns: readonly string[]): ReturnType<typeof rowLayout> {
+  const key = JSON.stringify(columns);
+  let layout = layouts.get(key);
   if (!layout) {
     if (layouts.size >= MAX_LAYOUTS) layouts.clear();
-    layouts.set(columnsJson, (layout = rowLayout(columns)));
+    layouts.set(key, (layout = rowLayout(columns)));
   }
   return layout;
 }
@@ -146,11 +149,10 @@ export type Row = readonly SqlValue[] | { readonly [name: string]: SqlValue };
  * once the body would pass `maxBytes`.
  */
 export function encodeRowsUtf8(columns: readonly string[], rows: Iterable<Row>, maxBytes = Infinity, chunkBytes = 65536): Uint8Array[] {
-  const columnsJson = JSON.stringify(columns);
-  const { prefixes, names, indexes } = cachedRowLayout(columnsJson, columns);
+  const { head, prefixes, names, indexes } = cachedRowLayout(columns);
   const width = indexes.length;
   const out = new Utf8Writer(maxBytes, chunkBytes);
-  out.text('{"columns":' + columnsJson + ',"data":[');
+  out.bytes(head);
   let keys: readonly (string | number)[] | null = null;
   for (const row of rows as Iterable<Record<string | number, SqlValue>>) {
     if (keys === null) keys = Array.isArray(row) ? indexes : names;

@@ -115,9 +115,7 @@ export class Sessions {
 
   /** Prepares and runs exactly one statement; any error at any step is the outcome. */
   #runOne(handle: Database, sql: string, readOnly: boolean, session: number): Outcome {
-    // Text without a `;` holds one statement at most: no need to find where the first ends
-    // (blank text fails to prepare, with the same error as below).
-    const found = sql.includes(";") ? firstStatement(sql) : { start: 0, end: sql.length, more: false };
+    const found = firstStatement(sql);
     if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
     const text = sql.slice(found.start, found.end);
     const confined = confine(text, (name) => resolveDbPath(this.folder, name));

@@ -23,6 +23,8 @@ export function firstStatement(sql: string): FirstStatement | null {
   while (!next.done && next.value.kind === "semi") next = tokens.next();
   if (next.done) return null;
   const start = next.value.start;
+  // Without a `;` the first statement runs to the end: nothing past its first token to read.
+  if (!sql.includes(";", start)) return { start, end: sql.length, more: false };
 
   const words: string[] = []; // the statement's first few keywords, to spot CREATE TRIGGER
   let trigger = false;

@@ -281,7 +281,7 @@ export class WorkerPool {
 
   /** An idle reader, now holding `permit`. */
   #startReader(permit: Permit): Thread {
-    const idle = this.#readers.find((reader) => reader.load === 0 && !reader.dead);
+    const idle = this.#idleReader();
     if (idle) {
       idle.permit = permit;
       return idle;
@@ -327,7 +327,7 @@ export class WorkerPool {
   /** A permit came free: reads still waiting behind a busy reader get copied to an idle one. */
   #rebalance(): void {
     while (this.#statements.waiting === 0 && this.#statements.available > 0) {
-      const idle = this.#readers.find((reader) => reader.load === 0 && !reader.dead);
+      const idle = this.#idleReader();
       if (!idle) return;
       let stuck: Read[] = [];
       for (const reader of this.#readers) {
@@ -342,6 +342,11 @@ export class WorkerPool {
         idle.sendRead(read);
       }
     }
+  }
+
+  /** A reader with nothing to do, and so without a permit. */
+  #idleReader(): Thread | undefined {
+    return this.#readers.find((reader) => reader.load === 0 && !reader.dead);
   }
 
   #leastLoadedReader(eligible: (reader: Thread) => boolean): Thread | null {

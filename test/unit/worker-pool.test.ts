@@ -92,7 +92,16 @@ function setup(permits: number) {
       }),
     };
   };
-  return { pool, workers, statements, start };
+  /** Both readers busy: reader 0 running "SELECT slow", reader 1 sent "SELECT quick", a third read queued behind the slow one. */
+  const slowQuickQueued = async (queuedDb = "a.db") => {
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const slow = await start("SELECT slow");
+    reader0.begin();
+    const quick = await start("SELECT quick");
+    const queued = await start("SELECT queued", queuedDb); // behind "slow", on a tie
+    return { reader0, reader1, slow, quick, queued };
+  };
+  return { pool, workers, statements, start, slowQuickQueued };
 }
 
 describe("WorkerPool scheduling", () => {
@@ -117,12 +126,8 @@ describe("WorkerPool scheduling", () => {
   });
 
   test("when a permit frees, reads queued behind a busy reader are copied to the idle one and run once", async () => {
-    const { workers, statements, start } = setup(2);
-    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
-    const slow = await start("SELECT slow");
-    reader0.begin();
-    const quick = await start("SELECT quick");
-    const queued = await start("SELECT queued"); // behind "slow", on a tie
+    const { statements, slowQuickQueued } = setup(2);
+    const { reader0, reader1, slow, quick, queued } = await slowQuickQueued();
     expect(reader0.waiting).toEqual(["SELECT slow", "SELECT queued"]);
     expect(reader1.step()).toBe("SELECT quick");
     expect(await quick.answer).toBe("SELECT quick");
@@ -190,12 +195,8 @@ describe("WorkerPool scheduling", () => {
   });
 
   test("reads of a database being deleted are not copied to a reader that has closed it", async () => {
-    const { pool, workers, start } = setup(2);
-    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
-    const slow = await start("SELECT slow");
-    reader0.begin();
-    const quick = await start("SELECT quick");
-    const queued = await start("SELECT queued", "d.db");
+    const { pool, slowQuickQueued } = setup(2);
+    const { reader0, reader1, slow, quick, queued } = await slowQuickQueued("d.db");
     const closed = pool.closeDatabase("d.db");
     expect(reader1.waiting).toEqual(["SELECT quick", "closeDatabase"]);
     reader1.step();
