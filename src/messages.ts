@@ -7,7 +7,7 @@
 // into one buffer at all (see rowsMessage).
 // Every request gets exactly one reply, and a Worker replies in the order it was asked,
 // so the main thread matches replies to requests with a FIFO and needs no ids.
-// `init` is the one object message (it carries the shared claim flags); it is sent once.
+// `init` is the one object message (it carries the shared memory); it is sent once.
 
 import { HEADER_BYTES } from "./frame-parser";
 
@@ -16,8 +16,17 @@ const SEP = "\0";
 /**
  * `claims`: one flag per read in flight, shared by every reader. A read may be sent to two
  * readers (see worker-pool.ts); the one that flips its flag from 0 to 1 first runs it.
+ * `gates`: the write gates (write-gate.ts), shared by every session Worker; `owner` marks the
+ * gates this Worker holds, or is 0 for a reader, which never writes.
  */
-export type InitRequest = { kind: "init"; folder: string; busyTimeoutMs: number; claims: SharedArrayBuffer };
+export type InitRequest = {
+  kind: "init";
+  folder: string;
+  busyTimeoutMs: number;
+  claims: SharedArrayBuffer;
+  gates: SharedArrayBuffer;
+  owner: number;
+};
 
 export type WorkerRequest =
   | InitRequest

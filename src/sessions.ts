@@ -9,6 +9,7 @@ import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { WorkerReply } from "./messages";
 import { firstStatement, leavesConnectionState } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
+import type { WriteGate } from "./write-gate";
 
 /** What one statement came to, before the session's `pinned` state is added. */
 type Outcome =
@@ -35,9 +36,14 @@ export class Sessions {
   /** Sessions that ran a statement leaving connection state (see leavesConnectionState). */
   readonly #stateful = new Set<number>();
 
+  /**
+   * `gate`: where this Worker's autocommit writes take turns with other Workers' (see
+   * write-gate.ts), as `owner`; readers, which never write, have none.
+   */
   constructor(
     readonly folder: string,
     readonly busyTimeoutMs: number,
+    readonly gate: { gate: WriteGate; owner: number } | null = null,
   ) {}
 
   /**
@@ -51,14 +57,14 @@ export class Sessions {
     let handle = handles.get(db);
     let outcome: Outcome;
     if (handle) {
-      outcome = this.#runOne(handle, sql, readOnly, session);
+      outcome = this.#runOne(handle, db, sql, readOnly, session);
     } else {
       const path = resolveDbPath(this.folder, db);
       if (path === null) return { kind: "unsafeName" };
       try {
         handle = this.#open(path);
         handles.set(db, handle);
-        outcome = this.#runOne(handle, sql, readOnly, session);
+        outcome = this.#runOne(handle, db, sql, readOnly, session);
       } catch (error) {
         outcome = sqlErrorOutcome(error);
       }
@@ -114,13 +120,14 @@ export class Sessions {
   }
 
   /** Prepares and runs exactly one statement; any error at any step is the outcome. */
-  #runOne(handle: Database, sql: string, readOnly: boolean, session: number): Outcome {
+  #runOne(handle: Database, db: string, sql: string, readOnly: boolean, session: number): Outcome {
     const found = firstStatement(sql);
     if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
     const text = sql.slice(found.start, found.end);
     const confined = confine(text, (name) => resolveDbPath(this.folder, name));
     if (!confined.ok && !found.more) return { kind: "sqlError", code: SQLITE_AUTH, message: confined.message };
     let statement;
+    let gatePass: Disposable | null = null;
     try {
       // A syntax error in the first statement is reported before "Multiple statements".
       statement = handle.prepare(confined.ok ? confined.sql : text);
@@ -131,12 +138,24 @@ export class Sessions {
       if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
       if (readOnly && !statement.readonly) return { kind: "notReadOnly" };
       if (!readOnly && leavesConnectionState(text)) this.#stateful.add(session);
+      gatePass = this.#writeTurn(handle, db, statement, session);
       return run(statement);
     } catch (error) {
       return sqlErrorOutcome(error);
     } finally {
       statement.finalize();
+      gatePass?.[Symbol.dispose](); // after finalize: a write cut short ends its transaction there
     }
+  }
+
+  /**
+   * An autocommit write of a session with default settings takes its turn at the gate. Not
+   * inside a transaction: that session may hold the write lock the gate's holder waits for.
+   * Not after a PRAGMA (it may have set its own busy_timeout) or ATTACH: SQLite decides alone.
+   */
+  #writeTurn(handle: Database, db: string, statement: Statement, session: number): Disposable | null {
+    if (!this.gate || statement.readonly || handle.inTransaction || this.#stateful.has(session)) return null;
+    return this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs);
   }
 }
 

@@ -27,6 +27,7 @@ import { Queue } from "./queue";
 import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
 import { mayReadAnywhere } from "./sql-statements";
+import { WriteGate } from "./write-gate";
 
 export class WorkerCrashedError extends Error {
   readonly code = "WORKER_CRASHED";
@@ -78,6 +79,8 @@ class Thread {
   constructor(
     readonly worker: Worker,
     readonly reader: boolean,
+    /** Session Workers: whose write gates are its (see write-gate.ts); readers: 0. */
+    readonly owner: number,
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
   ) {
@@ -163,6 +166,9 @@ export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #statements: Semaphore;
   readonly #claims = new Claims();
+  readonly #gates = new WriteGate();
+  /** Numbers the session Workers for the write gates they hold (0 is nobody). */
+  #nextOwner = 1;
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
   /** The reads waiting together for a permit (see readTurn); null once another statement waits behind them. */
@@ -361,11 +367,13 @@ export class WorkerPool {
     const thread = new Thread(
       this.#options.createWorker(),
       reader,
+      reader ? 0 : this.#nextOwner++,
       (t, error) => this.#onCrash(t, error),
       (t) => this.#readDone(t),
     );
     const { folder, busyTimeoutMs } = this.#options;
-    thread.request({ kind: "init", folder, busyTimeoutMs, claims: this.#claims.buffer });
+    const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner };
+    thread.request({ kind: "init", folder, busyTimeoutMs, ...shared });
     if (reader) this.#readers.push(thread);
     else this.#threads.add(thread);
     return thread;
@@ -375,6 +383,7 @@ export class WorkerPool {
     this.#threads.delete(thread);
     thread.dead = true;
     thread.worker.terminate();
+    this.#gates.releaseAll(thread.owner); // a Worker stopped at shutdown may be inside a write
   }
 
   #idleCount(): number {
@@ -407,6 +416,7 @@ export class WorkerPool {
       return;
     }
     thread.fail(error);
+    this.#gates.releaseAll(thread.owner); // it may have died inside a write
     this.#threads.delete(thread);
     if (!this.#closing && this.#idleCount() < this.#options.keepIdle) this.#spawn(false);
   }

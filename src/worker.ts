@@ -3,6 +3,7 @@
 
 import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
 import { Sessions, type SessionReply } from "./sessions";
+import { WriteGate } from "./write-gate";
 
 declare const self: Worker;
 
@@ -27,7 +28,8 @@ self.onmessage = (event: MessageEvent<string | InitRequest>) => {
 
 function handle(request: WorkerRequest): SessionReply {
   if (request.kind === "init") {
-    sessions = new Sessions(request.folder, request.busyTimeoutMs);
+    const gate = request.owner > 0 ? { gate: new WriteGate(request.gates), owner: request.owner } : null;
+    sessions = new Sessions(request.folder, request.busyTimeoutMs, gate);
     claims = new Int32Array(request.claims);
     return { kind: "done" };
   }

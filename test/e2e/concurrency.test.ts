@@ -57,6 +57,23 @@ describe("concurrency", () => {
     expect(await waiting).toBe(EMPTY);
   });
 
+  test("writes waiting for a lock never hold up the lock holder's own writes", async () => {
+    await using server = await startServer(["--workers", "3", "--busy-timeout", "30000"]);
+    await using holder = await lockHolder(server.port, "gate.db");
+    await using first = await connect(server.port);
+    await using second = await connect(server.port);
+    // The first takes the write gate and waits in SQLite's busy handler; the second waits at the gate.
+    const waiting = first.request(query("gate.db", "INSERT INTO t VALUES (1)"));
+    await roundTrip(server.port);
+    const behind = second.request(query("gate.db", "INSERT INTO t VALUES (2)"));
+    await roundTrip(server.port);
+    // Inside its transaction the holder passes the gate: waiting there would wait on itself.
+    expect(await holder.request(query("gate.db", "INSERT INTO t VALUES (0)"))).toBe(EMPTY);
+    expect(await holder.request(query("gate.db", "COMMIT"))).toBe(EMPTY);
+    expect([await waiting, await behind]).toEqual([EMPTY, EMPTY]);
+    expect(await holder.request(query("gate.db", "SELECT count(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":3}]}');
+  });
+
   test("a slow statement holds up no other connection while permits are free", async () => {
     await using server = await startServer(["--workers", "2"]);
     await using slow = await connect(server.port);

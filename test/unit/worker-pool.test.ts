@@ -5,15 +5,18 @@ import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply } from "../../src/messages";
 import { Semaphore } from "../../src/semaphore";
 import { WorkerPool } from "../../src/worker-pool";
+import { WriteGate } from "../../src/write-gate";
 
 class FakeWorker {
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onerror: ((event: { message: string }) => void) | null = null;
   readonly inbox: string[] = [];
   #claims: Int32Array | null = null;
+  init: InitRequest | null = null;
 
   postMessage(message: string | InitRequest): void {
     if (typeof message !== "string") {
+      this.init = message;
       this.#claims = new Int32Array(message.claims);
       this.onmessage!({ data: "D" });
     } else {
@@ -207,5 +210,21 @@ describe("WorkerPool scheduling", () => {
     for (let i = 0; i < 3; i++) reader0.step();
     await closed;
     expect([await slow.answer, await queued.answer]).toEqual(["SELECT slow", "SELECT queued"]);
+  });
+
+  test("a session Worker that dies inside a write frees the write gate it held", async () => {
+    const { pool, workers } = setup(1);
+    const session = pool.openSession();
+    const turn = await session.turn("INSERT INTO t VALUES (1)", false);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)").catch((error: Error) => error.message);
+    const [reader, own] = workers as [FakeWorker, FakeWorker];
+    expect(reader.init!.owner).toBe(0); // readers never write, so never hold a gate
+    const gates = new WriteGate(own.init!.gates);
+    gates.enter("a.db", own.init!.owner, 0); // as the Worker does around the INSERT
+    expect(gates.holder("a.db")).toBe(own.init!.owner);
+    own.crash();
+    expect(await answer).toBe("database worker failed: Error: injected");
+    expect(gates.holder("a.db")).toBe(0);
+    turn[Symbol.dispose]();
   });
 });
