@@ -48,8 +48,9 @@ export class Sessions {
 
   /**
    * Runs one statement of `sql` on `session`'s handle for `db`, to completion. With
-   * `readOnly`, runs it only if SQLite deems it read-only (else answers notReadOnly): that is
-   * how a reader Worker serves many sessions on one shared set of handles.
+   * `readOnly`, runs it only if SQLite deems it read-only and no view makes it ask for the
+   * connection's counters (else answers notReadOnly): that is how a reader Worker serves
+   * many sessions on one shared set of handles.
    */
   query(session: number, db: string, sql: string, readOnly: boolean): SessionReply {
     let handles = this.#handles.get(session);
@@ -136,7 +137,7 @@ export class Sessions {
     }
     try {
       if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
-      if (readOnly && !statement.readonly) return { kind: "notReadOnly" };
+      if (readOnly && (!statement.readonly || viewsAskForCounters(handle))) return { kind: "notReadOnly" };
       if (!readOnly && leavesConnectionState(text)) this.#stateful.add(session);
       gatePass = this.#writeTurn(handle, db, statement, session);
       return run(statement);
@@ -157,6 +158,26 @@ export class Sessions {
     if (!this.gate || statement.readonly || handle.inTransaction || this.#stateful.has(session)) return null;
     return this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs);
   }
+}
+
+/** Per shared handle: whether its schema has a view that asks for the connection's counters. */
+const counterViews = new WeakMap<Database, { version: bigint; found: boolean }>();
+
+/**
+ * A read that goes through such a view must run on the session's own handle: on a shared one
+ * `last_insert_rowid()`, `changes()` and `total_changes()` are the reader's, not the session's.
+ * (The SQL text itself was checked by mayReadAnywhere; triggers do not fire on reads.) The
+ * answer is kept until the schema version changes, which costs one cached PRAGMA per read.
+ */
+function viewsAskForCounters(handle: Database): boolean {
+  const { schema_version: version } = handle.query("PRAGMA schema_version").get() as { schema_version: bigint };
+  let known = counterViews.get(handle);
+  if (known?.version !== version) {
+    const sql = "SELECT 1 FROM sqlite_schema WHERE type = 'view' AND (sql LIKE '%last_insert_rowid%' OR sql LIKE '%changes%')";
+    known = { version, found: handle.query(sql).get() !== null };
+    counterViews.set(handle, known);
+  }
+  return known.found;
 }
 
 function attaches(handle: Database, path: string): boolean {

@@ -102,6 +102,14 @@ describe("sessions", () => {
     );
   });
 
+  test("a view that asks for the counters gives the session's own, not a shared handle's", async () => {
+    await using a = await connect(server.port);
+    await a.request(query("view.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    await a.request(query("view.db", "CREATE VIEW counters AS SELECT last_insert_rowid() AS id, changes() AS c"));
+    await a.request(query("view.db", "INSERT INTO t(v) VALUES ('a'),('b'),('c')"));
+    expect(await a.request(query("view.db", "SELECT * FROM counters"))).toBe('{"columns":["id","c"],"data":[{"c":3,"id":3}]}');
+  });
+
   test("a connection reads its own writes at once, in and out of transactions", async () => {
     await using a = await connect(server.port);
     await a.request(query("own.db", "CREATE TABLE t(v)"));
