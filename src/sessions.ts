@@ -7,7 +7,7 @@ import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { WorkerReply } from "./messages";
-import { firstStatement, leavesConnectionState } from "./sql-statements";
+import { asksForCounters, firstStatement, leavesConnectionState } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
 import type { WriteGate } from "./write-gate";
 
@@ -166,15 +166,15 @@ const counterViews = new WeakMap<Database, { version: bigint; found: boolean }>(
 /**
  * A read that goes through such a view must run on the session's own handle: on a shared one
  * `last_insert_rowid()`, `changes()` and `total_changes()` are the reader's, not the session's.
- * (The SQL text itself was checked by mayReadAnywhere; triggers do not fire on reads.) The
- * answer is kept until the schema version changes, which costs one cached PRAGMA per read.
+ * The views are judged as mayReadAnywhere judges the statement's own text; triggers do not
+ * fire on reads. The answer is kept until the schema version changes: one cached PRAGMA per read.
  */
 function viewsAskForCounters(handle: Database): boolean {
   const { schema_version: version } = handle.query("PRAGMA schema_version").get() as { schema_version: bigint };
   let known = counterViews.get(handle);
   if (known?.version !== version) {
-    const sql = "SELECT 1 FROM sqlite_schema WHERE type = 'view' AND (sql LIKE '%last_insert_rowid%' OR sql LIKE '%changes%')";
-    known = { version, found: handle.query(sql).get() !== null };
+    const views = handle.query("SELECT sql FROM sqlite_schema WHERE type = 'view'").values() as [string][];
+    known = { version, found: views.some(([sql]) => asksForCounters(sql)) };
     counterViews.set(handle, known);
   }
   return known.found;

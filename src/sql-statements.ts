@@ -112,13 +112,19 @@ const READ_START = /^\s*(?:SELECT|WITH|VALUES)\b/i;
 /** SQL functions whose value depends on the connection, not on the database. */
 const CONNECTION_FUNCTIONS = /\b(?:last_insert_rowid|changes|total_changes)\s*\(/i;
 
+/** Whether SQL text (a statement, or a view's definition) asks for the connection's own counters. */
+export function asksForCounters(sql: string): boolean {
+  return CONNECTION_FUNCTIONS.test(sql);
+}
+
 /**
  * Whether a statement may run on any handle of the database rather than the session's own:
  * it must start like a query and not ask for the connection's own counters. (The handle that
- * runs it still checks that SQLite considers it read-only.)
+ * runs it still checks that SQLite considers it read-only, and that no view it may read asks
+ * for them.)
  */
 export function mayReadAnywhere(sql: string): boolean {
-  return READ_START.test(sql) && !CONNECTION_FUNCTIONS.test(sql);
+  return READ_START.test(sql) && !asksForCounters(sql);
 }
 
 const STATEFUL_FIRST_WORDS = new Set(["PRAGMA", "ATTACH", "DETACH"]);
