@@ -25,8 +25,8 @@ function perCall(n: number, run: (i: number) => void): number {
 const someId = (i: number) => ((i * 7919) % ROWS) + 1;
 const sessions = new Sessions(folder, 5000);
 const point = perCall(50_000, (i) => {
-  const reply = sessions.query(0, "bench.db", `SELECT * FROM kv WHERE id = ${someId(i)}`, true);
-  if (reply.kind === "rowsUtf8") rowsMessage(reply.pieces, false);
+  const reply = sessions.shared("bench.db", `SELECT * FROM kv WHERE id = ${someId(i)}`, null);
+  if (reply.kind === "rowsUtf8") rowsMessage(reply.pieces, false, null);
 });
 const bare = new Database(join(folder, "bench.db"), { safeIntegers: true });
 const barePoint = perCall(50_000, (i) => {
@@ -34,13 +34,19 @@ const barePoint = perCall(50_000, (i) => {
   statement.values();
   statement.finalize();
 });
-const scan = perCall(300, (i) => void sessions.query(0, "bench.db", `SELECT * FROM kv WHERE id > ${someId(i) % 99_000} LIMIT 1000`, true));
+const scan = perCall(300, (i) => void sessions.shared("bench.db", `SELECT * FROM kv WHERE id > ${someId(i) % 99_000} LIMIT 1000`, null));
 const bareScan = perCall(300, (i) => {
   const statement = bare.prepare(`SELECT * FROM kv WHERE id > ${someId(i) % 99_000} LIMIT 1000`);
   for (const _ of statement.iterate());
   statement.finalize();
 });
-const insert = perCall(20_000, (i) => void sessions.query(7, "bench.db", `INSERT INTO log(v) VALUES (${i})`, false));
+const insert = perCall(20_000, (i) => void sessions.query(7, "bench.db", `INSERT INTO log(v) VALUES (${i})`));
+// As readers run writes: two sessions taking turns, so the handle's counters are set before each.
+const counters = ["0,0,0", "0,0,0"];
+const sharedInsert = perCall(20_000, (i) => {
+  const reply = sessions.shared("bench.db", `INSERT INTO log(v) VALUES (${i})`, counters[i % 2]!);
+  if (reply.kind === "rowsUtf8" && reply.counters !== null) counters[i % 2] = reply.counters;
+});
 sessions.closeAll();
 bare.close();
 rmSync(folder, { recursive: true, force: true });
@@ -95,6 +101,7 @@ console.log(`| the same with bun:sqlite alone (prepare, values, finalize) | ${ba
 console.log(`| 1,000-row SELECT of kv through Sessions.query | ${scan.toFixed(0)} |`);
 console.log(`| the same with bun:sqlite alone (iterate) | ${bareScan.toFixed(0)} |`);
 console.log(`| INSERT through Sessions.query (own session, WAL, synchronous=NORMAL) | ${insert.toFixed(1)} |`);
+console.log(`| INSERT through Sessions.shared (two sessions' counters in turn) | ${sharedInsert.toFixed(1)} |`);
 for (const depth of [1, 4, 16]) {
   const trip = await roundTrips(depth);
   console.log(`| Worker message at depth ${depth}: wall / main thread CPU / Worker CPU | ${trip.us.toFixed(1)} / ${trip.mainCpu.toFixed(1)} / ${trip.workerCpu.toFixed(1)} |`);

@@ -249,7 +249,7 @@ export class Connection {
    * database runs; null if the connection closed meanwhile.
    */
   async #dispatch(session: Session, db: string, sql: string, own: boolean): Promise<WorkerReply | null> {
-    using turn = await session.turn(sql, own);
+    using turn = await session.turn(db, sql, own);
     const deletions = this.#context.deletions;
     while (deletions.isRunning(db)) await deletions.finished(db);
     // Closed while waiting: nobody to answer, and dispatching would reopen handles for a

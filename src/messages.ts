@@ -30,10 +30,13 @@ export type InitRequest = {
 
 export type WorkerRequest =
   | InitRequest
-  /** Run on the session's own handles. */
-  | { kind: "query"; session: number; db: string; sql: string }
-  /** Run on this reader's shared handles, only if SQLite deems it read-only; `claim` < 0: no flag. */
-  | { kind: "read"; claim: number; db: string; sql: string }
+  /** Run on the session's own handle, set first to the counters `seed` if given (see counters.ts). */
+  | { kind: "query"; session: number; db: string; sql: string; seed: string | null }
+  /**
+   * Run on this reader's shared handle, if it is a read, or with `counters` (the session's) an
+   * autocommit write (see Sessions.shared); `claim` < 0: no flag.
+   */
+  | { kind: "read"; claim: number; db: string; sql: string; counters: string | null }
   | { kind: "endSession"; session: number }
   | { kind: "closeDatabase"; db: string }
   | { kind: "closeAll" };
@@ -41,11 +44,12 @@ export type WorkerRequest =
 /**
  * `pinned`: after this statement the session holds state (a transaction, a PRAGMA, TEMP
  * objects, an attachment) that only its own handle has, so its next statements must run there.
+ * `counters`: after a write on a shared handle, the session's new counters; else null.
  */
 export type WorkerReply =
   /** `frame`: the response, length header included, to be written in this order. */
-  | { kind: "rows"; frame: Uint8Array[]; pinned: boolean }
-  | { kind: "sqlError"; code: number; message: string; pinned: boolean }
+  | { kind: "rows"; frame: Uint8Array[]; pinned: boolean; counters: string | null }
+  | { kind: "sqlError"; code: number; message: string; pinned: boolean; counters: string | null }
   | { kind: "notReadOnly" }
   | { kind: "unsafeName" }
   /** The read was claimed by another reader, which answers it. */
@@ -59,9 +63,10 @@ export function encodeRequest(request: WorkerRequest): string | InitRequest {
     case "init":
       return request;
     case "query":
-      return "Q" + request.session + SEP + request.db + SEP + request.sql;
+      return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + request.sql;
     case "read":
-      return "R" + request.claim + SEP + request.db + SEP + request.sql;
+      if (request.counters === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
+      return "W" + request.claim + SEP + request.db + SEP + request.counters + SEP + request.sql;
     case "endSession":
       return "S" + request.session;
     case "closeDatabase":
@@ -75,11 +80,18 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
   if (typeof message !== "string") return message;
   const body = message.slice(1);
   switch (message[0]) {
-    case "Q":
     case "R": {
-      const [number, rest] = splitOnce(body);
+      const [claim, rest] = splitOnce(body);
       const [db, sql] = splitOnce(rest);
-      return message[0] === "Q" ? { kind: "query", session: Number(number), db, sql } : { kind: "read", claim: Number(number), db, sql };
+      return { kind: "read", claim: Number(claim), db, sql, counters: null };
+    }
+    case "Q":
+    case "W": {
+      const [number, rest] = splitOnce(body);
+      const [db, more] = splitOnce(rest);
+      const [counters, sql] = splitOnce(more);
+      if (message[0] === "W") return { kind: "read", claim: Number(number), db, sql, counters };
+      return { kind: "query", session: Number(number), db, sql, seed: counters === "" ? null : counters };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };
@@ -96,18 +108,27 @@ export const ONE_BUFFER_MAX_BYTES = 1024 * 1024;
 
 /**
  * The rows response from the UTF-8 chunks of its body, and the buffers to transfer with it.
- * Up to ONE_BUFFER_MAX_BYTES: one buffer, framed, then one byte for `pinned`. Past it: an
- * array of a buffer of Uint32 [body length, pinned, length of each chunk] and the chunks'
- * own buffers (each chunk starts at offset 0 of its buffer).
+ * Up to ONE_BUFFER_MAX_BYTES: one buffer, framed, then the counters as ASCII, one byte for
+ * their length and one for `pinned`. Past it: an array of a buffer of Uint32 [body length,
+ * pinned, length of each chunk] followed by the counters, and the chunks' own buffers (each
+ * chunk starts at offset 0 of its buffer).
  */
-export function rowsMessage(chunks: readonly Uint8Array[], pinned: boolean): { message: ArrayBuffer | ArrayBuffer[]; transfer: ArrayBuffer[] } {
+export function rowsMessage(
+  chunks: readonly Uint8Array[],
+  pinned: boolean,
+  counters: string | null,
+): { message: ArrayBuffer | ArrayBuffer[]; transfer: ArrayBuffer[] } {
+  const tail = counters ?? "";
   const size = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
   if (size > ONE_BUFFER_MAX_BYTES) {
-    const meta = new Uint32Array([size, pinned ? 1 : 0, ...chunks.map((chunk) => chunk.length)]).buffer;
+    const words = [size, pinned ? 1 : 0, ...chunks.map((chunk) => chunk.length)];
+    const meta = new ArrayBuffer(words.length * 4 + tail.length);
+    new Uint32Array(meta, 0, words.length).set(words);
+    writeAscii(new Uint8Array(meta, words.length * 4), tail);
     const buffers = chunks.map((chunk) => chunk.buffer as ArrayBuffer);
     return { message: [meta, ...buffers], transfer: [meta, ...buffers] };
   }
-  const buffer = new ArrayBuffer(HEADER_BYTES + size + 1);
+  const buffer = new ArrayBuffer(HEADER_BYTES + size + tail.length + 2);
   const bytes = new Uint8Array(buffer);
   new DataView(buffer).setUint32(0, size, true);
   let at = HEADER_BYTES;
@@ -115,14 +136,25 @@ export function rowsMessage(chunks: readonly Uint8Array[], pinned: boolean): { m
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  bytes[at] = pinned ? 1 : 0;
+  writeAscii(bytes.subarray(at), tail);
+  bytes[at + tail.length] = tail.length;
+  bytes[at + tail.length + 1] = pinned ? 1 : 0;
   return { message: buffer, transfer: [buffer] };
+}
+
+/** Counters are digits, `-` and `,`: one byte each, at most 62 of them. */
+function writeAscii(into: Uint8Array, text: string): void {
+  for (let i = 0; i < text.length; i++) into[i] = text.charCodeAt(i);
+}
+
+function readAscii(bytes: Uint8Array): string | null {
+  return bytes.length === 0 ? null : String.fromCharCode(...bytes);
 }
 
 export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): string {
   switch (reply.kind) {
     case "sqlError":
-      return "E" + reply.code + SEP + (reply.pinned ? "1" : "0") + reply.message;
+      return "E" + reply.code + SEP + (reply.pinned ? "1" : "0") + (reply.counters ?? "") + SEP + reply.message;
     case "notReadOnly":
       return "N";
     case "unsafeName":
@@ -137,20 +169,26 @@ export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): stri
 export function decodeReply(message: string | ArrayBuffer | ArrayBuffer[]): WorkerReply {
   if (Array.isArray(message)) {
     const [meta, ...buffers] = message;
-    const info = new Uint32Array(meta!);
+    const info = new Uint32Array(meta!, 0, 2 + buffers.length);
+    const counters = readAscii(new Uint8Array(meta!, info.byteLength));
     const header = new Uint8Array(HEADER_BYTES);
     new DataView(header.buffer).setUint32(0, info[0]!, true);
     const chunks = buffers.map((buffer, i) => new Uint8Array(buffer, 0, info[2 + i]));
-    return { kind: "rows", frame: [header, ...chunks], pinned: info[1] === 1 };
+    return { kind: "rows", frame: [header, ...chunks], pinned: info[1] === 1, counters };
   }
   if (typeof message !== "string") {
     const bytes = new Uint8Array(message);
-    return { kind: "rows", frame: [bytes.subarray(0, bytes.length - 1)], pinned: bytes[bytes.length - 1] === 1 };
+    const tail = bytes[bytes.length - 2]!;
+    const frameEnd = bytes.length - 2 - tail;
+    const counters = readAscii(bytes.subarray(frameEnd, frameEnd + tail));
+    return { kind: "rows", frame: [bytes.subarray(0, frameEnd)], pinned: bytes[bytes.length - 1] === 1, counters };
   }
   switch (message[0]) {
     case "E": {
       const [code, rest] = splitOnce(message.slice(1));
-      return { kind: "sqlError", code: Number(code), message: rest.slice(1), pinned: rest[0] === "1" };
+      const [flags, text] = splitOnce(rest);
+      const counters = flags.length > 1 ? flags.slice(1) : null;
+      return { kind: "sqlError", code: Number(code), message: text, pinned: flags[0] === "1", counters };
     }
     case "N":
       return { kind: "notReadOnly" };

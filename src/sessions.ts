@@ -7,21 +7,32 @@ import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { WorkerReply } from "./messages";
+import { attachPrivate, detachPrivate, formatCounters, parseCounters, readCounters, setCounters, type Counters } from "./counters";
 import { asksForCounters, firstStatement, leavesConnectionState } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
 import type { WriteGate } from "./write-gate";
 
 /** What one statement came to, before the session's `pinned` state is added. */
 type Outcome =
-  | { kind: "rowsUtf8"; pieces: Uint8Array[] }
-  | { kind: "sqlError"; code: number; message: string }
+  | { kind: "rowsUtf8"; pieces: Uint8Array[]; counters: string | null }
+  | { kind: "sqlError"; code: number; message: string; counters: string | null }
   | { kind: "notReadOnly" };
 
-/** What a session answers inside the Worker: rows as UTF-8 pieces of JSON, framed by worker.ts. */
+/**
+ * What a session answers inside the Worker: rows as UTF-8 pieces of JSON, framed by worker.ts.
+ * `counters`: after a write on a shared handle, the session's counters (see counters.ts).
+ */
 export type SessionReply =
   | Exclude<WorkerReply, { kind: "rows" } | { kind: "sqlError" }>
-  | { kind: "rowsUtf8"; pieces: Uint8Array[]; pinned: boolean }
-  | { kind: "sqlError"; code: number; message: string; pinned: boolean };
+  | { kind: "rowsUtf8"; pieces: Uint8Array[]; pinned: boolean; counters: string | null }
+  | { kind: "sqlError"; code: number; message: string; pinned: boolean; counters: string | null };
+
+/** Where a statement runs: the session's own handle, or this reader's shared one. */
+type Place =
+  /** `seed`: counters to set a handle to before its first statement, kept while it ran on shared ones. */
+  | { own: true; session: number; seed: string | null }
+  /** `counters`: the session's, when it may write here; null: reads only. */
+  | { own: false; counters: string | null };
 
 const SQLITE_ERROR = 1;
 const SQLITE_TOOBIG = 18;
@@ -31,6 +42,15 @@ const SQLITE_AUTH = 23;
 /** The largest response body, in bytes of JSON: well under the protocol's 4 GiB length field. */
 export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * A session whose last statement changed more rows than this writes on its own handle:
+ * setting a shared handle's changes() to it takes as many rows.
+ */
+const MAX_SHARED_CHANGES = 4096n;
+
+/** Shared handles that have the private database counters.ts needs. */
+const withPrivate = new WeakSet<Database>();
+
 export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
   /** Sessions that ran a statement leaving connection state (see leavesConnectionState). */
@@ -38,7 +58,7 @@ export class Sessions {
 
   /**
    * `gate`: where this Worker's autocommit writes take turns with other Workers' (see
-   * write-gate.ts), as `owner`; readers, which never write, have none.
+   * write-gate.ts), as `owner`.
    */
   constructor(
     readonly folder: string,
@@ -46,32 +66,42 @@ export class Sessions {
     readonly gate: { gate: WriteGate; owner: number } | null = null,
   ) {}
 
+  /** Runs one statement of `sql` on `session`'s own handle for `db`, to completion. */
+  query(session: number, db: string, sql: string, seed: string | null = null): SessionReply {
+    const outcome = this.#run(db, sql, { own: true, session, seed });
+    if (outcome.kind === "notReadOnly" || outcome.kind === "unsafeName") return outcome;
+    return { ...outcome, pinned: this.#pinned(session) };
+  }
+
   /**
-   * Runs one statement of `sql` on `session`'s handle for `db`, to completion. With
-   * `readOnly`, runs it only if SQLite deems it read-only and no view makes it ask for the
-   * connection's counters (else answers notReadOnly): that is how a reader Worker serves
-   * many sessions on one shared set of handles.
+   * Runs one statement on this reader's handle for `db`, shared by every session: a read
+   * (SQLite deems it read-only and no view makes it ask for the connection's counters), or
+   * with `counters`, also an autocommit INSERT, UPDATE or DELETE run as if on the session's
+   * own handle. Anything else answers notReadOnly: it must run on the session's own handle.
    */
-  query(session: number, db: string, sql: string, readOnly: boolean): SessionReply {
+  shared(db: string, sql: string, counters: string | null): SessionReply {
+    const outcome = this.#run(db, sql, { own: false, counters });
+    if (outcome.kind === "notReadOnly" || outcome.kind === "unsafeName") return outcome;
+    return { ...outcome, pinned: false };
+  }
+
+  #run(db: string, sql: string, place: Place): Outcome | { kind: "unsafeName" } {
+    const session = place.own ? place.session : 0;
     let handles = this.#handles.get(session);
     if (!handles) this.#handles.set(session, (handles = new Map()));
     let handle = handles.get(db);
-    let outcome: Outcome;
-    if (handle) {
-      outcome = this.#runOne(handle, db, sql, readOnly, session);
-    } else {
-      const path = resolveDbPath(this.folder, db);
-      if (path === null) return { kind: "unsafeName" };
-      try {
+    try {
+      if (!handle) {
+        const path = resolveDbPath(this.folder, db);
+        if (path === null) return { kind: "unsafeName" };
         handle = this.#open(path);
         handles.set(db, handle);
-        outcome = this.#runOne(handle, db, sql, readOnly, session);
-      } catch (error) {
-        outcome = sqlErrorOutcome(error);
       }
+      if (place.own && place.seed !== null) seed(handle, parseCounters(place.seed));
+      return this.#runOne(handle, db, sql, place);
+    } catch (error) {
+      return sqlErrorOutcome(error);
     }
-    if (outcome.kind === "notReadOnly") return outcome;
-    return { ...outcome, pinned: !readOnly && this.#pinned(session) };
   }
 
   /** Whether the session holds state that only its own handles have. */
@@ -121,25 +151,65 @@ export class Sessions {
   }
 
   /** Prepares and runs exactly one statement; any error at any step is the outcome. */
-  #runOne(handle: Database, db: string, sql: string, readOnly: boolean, session: number): Outcome {
+  #runOne(handle: Database, db: string, sql: string, place: Place): Outcome {
     const found = firstStatement(sql);
-    if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
+    if (found === null) return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query", counters: null };
     const text = sql.slice(found.start, found.end);
     const confined = confine(text, (name) => resolveDbPath(this.folder, name));
-    if (!confined.ok && !found.more) return { kind: "sqlError", code: SQLITE_AUTH, message: confined.message };
+    if (!confined.ok && !found.more) return { kind: "sqlError", code: SQLITE_AUTH, message: confined.message, counters: null };
     let statement;
-    let gatePass: Disposable | null = null;
     try {
       // A syntax error in the first statement is reported before "Multiple statements".
       statement = handle.prepare(confined.ok ? confined.sql : text);
     } catch (error) {
       return sqlErrorOutcome(error);
     }
+    if (found.more) {
+      statement.finalize();
+      return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided", counters: null };
+    }
+    if (place.own) {
+      if (leavesConnectionState(text)) this.#stateful.add(place.session);
+      return this.#runAndFinalize(statement, this.#writeTurn(handle, db, statement, place.session));
+    }
+    // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
+    const schema = schemaAsksForCounters(handle);
+    if (statement.readonly && QUERY_START.test(text) && !schema.views) return this.#runAndFinalize(statement, null);
+    const sessionCounters = place.counters === null ? null : parseCounters(place.counters);
+    const write = sessionCounters !== null && !statement.readonly && WRITE_START.test(text);
+    if (!write || sessionCounters.changes > MAX_SHARED_CHANGES || schema.views || schema.triggers) {
+      statement.finalize();
+      return { kind: "notReadOnly" };
+    }
+    return this.#sharedWrite(handle, db, statement, sessionCounters);
+  }
+
+  /**
+   * An autocommit write on a shared handle, as the session's own handle would run it: the
+   * handle's counters are set to the session's first, and the session's new ones read after.
+   */
+  #sharedWrite(handle: Database, db: string, statement: Statement, session: Counters): Outcome {
+    let before: Counters;
     try {
-      if (found.more) return { kind: "sqlError", code: SQLITE_ERROR, message: "Multiple statements provided" };
-      if (readOnly && (!statement.readonly || viewsAskForCounters(handle))) return { kind: "notReadOnly" };
-      if (!readOnly && leavesConnectionState(text)) this.#stateful.add(session);
-      gatePass = this.#writeTurn(handle, db, statement, session);
+      if (!withPrivate.has(handle)) {
+        attachPrivate(handle);
+        withPrivate.add(handle);
+      }
+      before = setCounters(handle, session, true);
+    } catch (error) {
+      statement.finalize();
+      return sqlErrorOutcome(error);
+    }
+    const outcome = this.#runAndFinalize(statement, this.gate && this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs));
+    if (outcome.kind === "notReadOnly") return outcome;
+    const after = readCounters(handle);
+    const totalChanges = session.totalChanges + after.totalChanges - before.totalChanges;
+    return { ...outcome, counters: formatCounters({ ...after, totalChanges }) };
+  }
+
+  /** Runs a prepared statement and finalizes it, then lets the next writer through the gate. */
+  #runAndFinalize(statement: Statement, gatePass: Disposable | null): Outcome {
+    try {
       return run(statement);
     } catch (error) {
       return sqlErrorOutcome(error);
@@ -160,24 +230,47 @@ export class Sessions {
   }
 }
 
-/** Per shared handle: whether its schema has a view that asks for the connection's counters. */
-const counterViews = new WeakMap<Database, { version: bigint; found: boolean }>();
+/** How a read that may run on a shared handle starts. */
+const QUERY_START = /^(?:SELECT|VALUES|WITH)\b/i;
+/**
+ * How a write that may run on a shared handle starts: INSERT, UPDATE or DELETE, perhaps
+ * after WITH. Those cannot leave the handle in a transaction or with any other state behind.
+ */
+const WRITE_START = /^(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/** Sets a session's own handle to the counters it had on shared ones, with a private database attached meanwhile. */
+function seed(handle: Database, counters: Counters): void {
+  attachPrivate(handle);
+  try {
+    setCounters(handle, counters, false);
+  } finally {
+    detachPrivate(handle);
+  }
+}
+
+/** Whether a database's views, and its triggers, ask for the connection's counters. */
+type CounterUse = { views: boolean; triggers: boolean };
+
+/** Per shared handle, as of a schema version. */
+const counterUse = new WeakMap<Database, { version: bigint; use: CounterUse }>();
 
 /**
- * A read that goes through such a view must run on the session's own handle: on a shared one
- * `last_insert_rowid()`, `changes()` and `total_changes()` are the reader's, not the session's.
- * The views are judged as mayReadAnywhere judges the statement's own text; triggers do not
- * fire on reads. The answer is kept until the schema version changes: one cached PRAGMA per read.
+ * A statement that goes through such a view, or fires such a trigger, must run on the
+ * session's own handle: on a shared one `last_insert_rowid()`, `changes()` and
+ * `total_changes()` inside them would be the reader's, not the session's. They are judged as
+ * mayReadAnywhere judges the statement's own text. The answer is kept until the schema
+ * version changes: one cached PRAGMA per statement.
  */
-function viewsAskForCounters(handle: Database): boolean {
-  const { schema_version: version } = handle.query("PRAGMA schema_version").get() as { schema_version: bigint };
-  let known = counterViews.get(handle);
+function schemaAsksForCounters(handle: Database): CounterUse {
+  const { schema_version: version } = handle.query("PRAGMA main.schema_version").get() as { schema_version: bigint };
+  let known = counterUse.get(handle);
   if (known?.version !== version) {
-    const views = handle.query("SELECT sql FROM sqlite_schema WHERE type = 'view'").values() as [string][];
-    known = { version, found: views.some(([sql]) => asksForCounters(sql)) };
-    counterViews.set(handle, known);
+    const rows = handle.query("SELECT type, sql FROM main.sqlite_schema WHERE type IN ('view', 'trigger')").values() as [string, string][];
+    const asks = (type: string) => rows.some(([kind, sql]) => kind === type && asksForCounters(sql));
+    known = { version, use: { views: asks("view"), triggers: asks("trigger") } };
+    counterUse.set(handle, known);
   }
-  return known.found;
+  return known.use;
 }
 
 function attaches(handle: Database, path: string): boolean {
@@ -198,17 +291,19 @@ function run(statement: Statement): Outcome {
   const columns = statement.columnNames;
   const distinct = new Set(columns).size === columns.length && !columns.includes("__proto__");
   const rows = (distinct ? statement.iterate() : statement.values()) as Iterable<Row>;
-  return { kind: "rowsUtf8", pieces: encodeRowsUtf8(columns, rows, MAX_RESPONSE_BYTES) };
+  return { kind: "rowsUtf8", pieces: encodeRowsUtf8(columns, rows, MAX_RESPONSE_BYTES), counters: null };
 }
 
 function sqlErrorOutcome(error: unknown): Outcome {
-  if (error instanceof ResultTooBigError) return { kind: "sqlError", code: SQLITE_TOOBIG, message: error.message };
+  return { kind: "sqlError", ...sqlError(error), counters: null };
+}
+
+function sqlError(error: unknown): { code: number; message: string } {
+  if (error instanceof ResultTooBigError) return { code: SQLITE_TOOBIG, message: error.message };
   if (error instanceof Error && "errno" in error && typeof error.errno === "number") {
-    return { kind: "sqlError", code: error.errno & 0xff, message: error.message };
+    return { code: error.errno & 0xff, message: error.message };
   }
   // bun:sqlite throws a plain Error for text SQLite found no statement in.
-  if (error instanceof Error && error.message === "Invalid SQL statement") {
-    return { kind: "sqlError", code: SQLITE_MISUSE, message: "empty query" };
-  }
-  return { kind: "sqlError", code: SQLITE_ERROR, message: error instanceof Error ? error.message : String(error) };
+  if (error instanceof Error && error.message === "Invalid SQL statement") return { code: SQLITE_MISUSE, message: "empty query" };
+  return { code: SQLITE_ERROR, message: error instanceof Error ? error.message : String(error) };
 }

@@ -124,8 +124,26 @@ export function asksForCounters(sql: string): boolean {
  * for them.)
  */
 export function mayReadAnywhere(sql: string): boolean {
-  return READ_START.test(sql) && !asksForCounters(sql);
+  return READ_START.test(sql) && !asksForCounters(sql) && !SEES_PRIVATE.test(sql);
 }
+
+const WRITE_START = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/**
+ * Whether an autocommit write may run on a reader's handle (see worker-pool.ts): it must
+ * start like one and not ask for the connection's counters. (The reader still checks that it
+ * is one and that no trigger or view asks for them.)
+ */
+export function mayWriteAnywhere(sql: string): boolean {
+  return WRITE_START.test(sql) && !asksForCounters(sql) && !SEES_PRIVATE.test(sql);
+}
+
+/**
+ * A reader's handle has a private database attached (counters.ts: "sqlite3_server"), which
+ * the session's own would not: a statement that names it, or lists databases or tables
+ * through a pragma function, runs on the session's own handle.
+ */
+const SEES_PRIVATE = /\bpragma_|sqlite3_server/i;
 
 const STATEFUL_FIRST_WORDS = new Set(["PRAGMA", "ATTACH", "DETACH"]);
 

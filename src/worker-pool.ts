@@ -6,7 +6,10 @@
 // - Readers, one per permit (`--workers`), each with its own handles shared by all sessions.
 //   A query from a session that holds no connection state (no transaction, PRAGMA, TEMP
 //   object or attachment, and not asking for last_insert_rowid() or changes()) runs on a
-//   reader, if SQLite deems it read-only.
+//   reader, if SQLite deems it read-only. So does an autocommit INSERT, UPDATE or DELETE
+//   from such a session, to a database it has not needed its own handle for: the reader
+//   sets its handle to the session's counters first and sends back the new ones, which the
+//   session keeps, and hands to its own handle should it ever need one (counters.ts).
 // - Session Workers, for everything else: a session gets one of its own the first time it
 //   needs its own handle, keeps it for life, and shares one only past `maxThreads`.
 //
@@ -26,7 +29,7 @@ import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type Wo
 import { Queue } from "./queue";
 import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
-import { mayReadAnywhere } from "./sql-statements";
+import { mayReadAnywhere, mayWriteAnywhere } from "./sql-statements";
 import { WriteGate } from "./write-gate";
 
 export class WorkerCrashedError extends Error {
@@ -46,9 +49,12 @@ export interface PoolOptions {
   createWorker: () => Worker;
 }
 
-/** The right to run one statement: `run` it once, or dispose of it unused. */
+/**
+ * The right to run one statement: `run` it once, or dispose of it unused. On a reader,
+ * `counters` lets it write too (see Sessions.shared).
+ */
 export interface Turn extends Disposable {
-  run(db: string, sql: string): Promise<WorkerReply>;
+  run(db: string, sql: string, counters?: string | null): Promise<WorkerReply>;
 }
 
 /** Bun's error text quotes the source around the throw; keep the error line only. */
@@ -79,7 +85,7 @@ class Thread {
   constructor(
     readonly worker: Worker,
     readonly reader: boolean,
-    /** Session Workers: whose write gates are its (see write-gate.ts); readers: 0. */
+    /** Whose write gates are this Worker's (see write-gate.ts). */
     readonly owner: number,
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
@@ -131,6 +137,13 @@ export class Session {
   /** The session holds state only its own handles have (as its Worker last reported). */
   #pinned = false;
   #ended = false;
+  /** Databases the session has used its own handle for: their writes stay on it. */
+  readonly #ownDbs = new Set<string>();
+  /**
+   * Per database the session wrote on readers' handles: the counters its own handle would
+   * show, valid while the database is not deleted (deleting it resets them, as it closes handles).
+   */
+  readonly #counters = new Map<string, { text: string; generation: number }>();
 
   constructor(
     readonly id: number,
@@ -138,17 +151,45 @@ export class Session {
   ) {}
 
   /**
-   * Waits for the right to run `sql`: on a reader when that is allowed (see above), else on
-   * the session's own Worker. A reply of notReadOnly means "take a turn again with own = true".
+   * Waits for the right to run `sql` on `db`: on a reader when that is allowed (see above),
+   * else on the session's own Worker. A reply of notReadOnly means "take a turn again with
+   * own = true".
    */
-  turn(sql: string, own: boolean): Promise<Turn> {
-    if (!own && !this.#pinned && mayReadAnywhere(sql)) return this.pool.readTurn();
+  async turn(db: string, sql: string, own: boolean): Promise<Turn> {
+    if (!own && !this.#pinned) {
+      if (!this.#ownDbs.has(db) && mayWriteAnywhere(sql)) return this.#sharedWriteTurn(await this.pool.readTurn());
+      if (mayReadAnywhere(sql)) return this.pool.readTurn();
+    }
     return this.pool.permitTurn((db, sql) => this.#runOwn(db, sql));
+  }
+
+  /** A reader's turn that may write: it carries the session's counters there and back. */
+  #sharedWriteTurn(turn: Turn): Turn {
+    return {
+      run: async (db, sql) => {
+        const generation = this.pool.generation(db);
+        const reply = await turn.run(db, sql, this.#keptCounters(db, generation) ?? "0,0,0");
+        if ((reply.kind === "rows" || reply.kind === "sqlError") && reply.counters !== null) {
+          this.#counters.set(db, { text: reply.counters, generation });
+        }
+        return reply;
+      },
+      [Symbol.dispose]: () => turn[Symbol.dispose](),
+    };
+  }
+
+  #keptCounters(db: string, generation: number): string | null {
+    const kept = this.#counters.get(db);
+    return kept && kept.generation === generation ? kept.text : null;
   }
 
   #runOwn(db: string, sql: string): Promise<WorkerReply> {
     this.#thread ??= this.pool.place();
-    return this.#thread.request({ kind: "query", session: this.id, db, sql }).then((reply) => {
+    // Its first statement on `db` sets the new handle to the counters kept so far.
+    const seed = this.#ownDbs.has(db) ? null : this.#keptCounters(db, this.pool.generation(db));
+    this.#ownDbs.add(db);
+    this.#counters.delete(db);
+    return this.#thread.request({ kind: "query", session: this.id, db, sql, seed }).then((reply) => {
       if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
       return reply;
     });
@@ -167,7 +208,7 @@ export class WorkerPool {
   readonly #statements: Semaphore;
   readonly #claims = new Claims();
   readonly #gates = new WriteGate();
-  /** Numbers the session Workers for the write gates they hold (0 is nobody). */
+  /** Numbers the Workers for the write gates they hold (0 is nobody). */
   #nextOwner = 1;
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
@@ -175,6 +216,8 @@ export class WorkerPool {
   #waitingReads: ReadGroup | null = null;
   /** Databases whose handles are being closed: their reads are not copied to another reader. */
   readonly #closingDbs = new Map<string, number>();
+  /** How many times each database's handles were all closed (by DELETE_DB). */
+  readonly #generations = new Map<string, number>();
   #nextSession = 1;
   #closing = false;
 
@@ -246,8 +289,14 @@ export class WorkerPool {
     );
   }
 
+  /** Counts the times every handle to `db` was closed: a session's counters from before are void. */
+  generation(db: string): number {
+    return this.#generations.get(db) ?? 0;
+  }
+
   /** Every handle to `db` (readers' and sessions') is closed when this resolves. */
   async closeDatabase(db: string): Promise<void> {
+    this.#generations.set(db, this.generation(db) + 1);
     this.#closingDbs.set(db, (this.#closingDbs.get(db) ?? 0) + 1);
     try {
       const holders = [...this.#readers, ...[...this.#threads].filter((t) => t.sessions > 0)];
@@ -308,11 +357,11 @@ export class WorkerPool {
   #reservedTurn(reader: Thread): Turn {
     let used = false;
     return {
-      run: (db, sql) => {
+      run: (db, sql, counters = null) => {
         used = true;
         return new Promise((resolve, reject) => {
           const claim = this.#claims.take();
-          const message = encodeRequest({ kind: "read", claim, db, sql });
+          const message = encodeRequest({ kind: "read", claim, db, sql, counters });
           reader.sendRead(new Read(db, message, claim, this.#claims, resolve, reject));
         });
       },
@@ -367,7 +416,7 @@ export class WorkerPool {
     const thread = new Thread(
       this.#options.createWorker(),
       reader,
-      reader ? 0 : this.#nextOwner++,
+      this.#nextOwner++,
       (t, error) => this.#onCrash(t, error),
       (t) => this.#readDone(t),
     );
@@ -409,6 +458,7 @@ export class WorkerPool {
         }
       }
       thread.fail(error);
+      this.#gates.releaseAll(thread.owner); // it may have died inside a write
       thread.load = 0;
       thread.permit?.release();
       thread.permit = null;

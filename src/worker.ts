@@ -19,7 +19,7 @@ self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   if ((request.kind === "query" || request.kind === "read") && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
   if (reply.kind === "rowsUtf8") {
-    const { message, transfer } = rowsMessage(reply.pieces, reply.pinned);
+    const { message, transfer } = rowsMessage(reply.pieces, reply.pinned, reply.counters);
     self.postMessage(message, transfer);
   } else {
     self.postMessage(encodeReply(reply));
@@ -38,9 +38,9 @@ function handle(request: WorkerRequest): SessionReply {
     case "read":
       // Sent to another reader too, and already taken there: that reader answers it.
       if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
-      return sessions.query(0, request.db, request.sql, true);
+      return sessions.shared(request.db, request.sql, request.counters);
     case "query":
-      return sessions.query(request.session, request.db, request.sql, false);
+      return sessions.query(request.session, request.db, request.sql, request.seed);
     case "endSession":
       sessions.endSession(request.session);
       return { kind: "done" };

@@ -110,6 +110,40 @@ describe("sessions", () => {
     expect(await a.request(query("view.db", "SELECT * FROM counters"))).toBe('{"columns":["id","c"],"data":[{"c":3,"id":3}]}');
   });
 
+  test("connections writing side by side on shared handles each keep their own counters", async () => {
+    // The table is made by a third connection, so a and b start with no handle of their own.
+    await using setup = await connect(server.port);
+    await setup.request(query("side.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    await using a = await connect(server.port);
+    await using b = await connect(server.port);
+    const counters = (client: typeof a) =>
+      client.request(query("side.db", "SELECT last_insert_rowid() AS id, changes() AS c, total_changes() AS t"));
+    await a.request(query("side.db", "INSERT INTO t(v) VALUES ('a1')"));
+    await b.request(query("side.db", "INSERT INTO t(v) VALUES ('b1'), ('b2')"));
+    await a.request(query("side.db", "UPDATE t SET v = v WHERE id <= 3"));
+    await b.request(query("side.db", "INSERT INTO t(id, v) VALUES (1, 'taken')")); // fails: no change
+    expect(await a.request(query("side.db", "SELECT COUNT(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":3}]}');
+    expect(await a.request(query("side.db", "DELETE FROM t WHERE id = 99"))).toBe(EMPTY);
+    expect(await a.request(query("side.db", "UPDATE t SET v = v WHERE id = 1"))).toBe(EMPTY);
+    expect(await counters(a)).toBe('{"columns":["id","c","t"],"data":[{"c":1,"id":1,"t":5}]}');
+    expect(await counters(b)).toBe('{"columns":["id","c","t"],"data":[{"c":0,"id":3,"t":2}]}');
+    // Now on their own handles, they go on from there.
+    await a.request(query("side.db", "INSERT INTO t(v) VALUES ('a2')"));
+    expect(await counters(a)).toBe('{"columns":["id","c","t"],"data":[{"c":1,"id":4,"t":6}]}');
+    expect(await counters(b)).toBe('{"columns":["id","c","t"],"data":[{"c":0,"id":3,"t":2}]}');
+  });
+
+  test("DELETE_DB resets the counters of connections that wrote on shared handles", async () => {
+    await using setup = await connect(server.port);
+    await setup.request(query("reset.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    await using a = await connect(server.port);
+    await a.request(query("reset.db", "INSERT INTO t(v) VALUES ('a'), ('b')"));
+    expect(await setup.request('{"cmd":"DELETE_DB","db":"reset.db"}')).toBe('{"result":"ok"}');
+    expect(await a.request(query("reset.db", "SELECT last_insert_rowid() AS id, changes() AS c, total_changes() AS t"))).toBe(
+      '{"columns":["id","c","t"],"data":[{"c":0,"id":0,"t":0}]}',
+    );
+  });
+
   test("a connection reads its own writes at once, in and out of transactions", async () => {
     await using a = await connect(server.port);
     await a.request(query("own.db", "CREATE TABLE t(v)"));

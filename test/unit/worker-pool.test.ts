@@ -2,9 +2,9 @@
 // which Worker gets each read, when a permit is held, and how a queued read moves.
 
 import { describe, expect, test } from "bun:test";
-import { decodeRequest, encodeReply, type InitRequest, type WorkerReply } from "../../src/messages";
+import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
 import { Semaphore } from "../../src/semaphore";
-import { WorkerPool } from "../../src/worker-pool";
+import { WorkerPool, type Session } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
 class FakeWorker {
@@ -58,8 +58,16 @@ class FakeWorker {
       this.onmessage!({ data: encodeReply({ kind: "skipped" }) });
       return `skipped ${ran}`;
     }
-    this.onmessage!({ data: "sql" in request ? encodeReply({ kind: "sqlError", code: 1, message: ran, pinned: false }) : "D" });
+    this.onmessage!({ data: "sql" in request ? encodeReply({ kind: "sqlError", code: 1, message: ran, pinned: false, counters: null }) : "D" });
     return ran;
+  }
+
+  /** Runs the oldest message as a real Worker would, answering `reply`; returns the request. */
+  answer(reply: Exclude<WorkerReply, { kind: "rows" }>): WorkerRequest {
+    if (!this.#claim()) throw new Error("answered a read another Worker had claimed");
+    const request = decodeRequest(this.inbox.shift()!);
+    this.onmessage!({ data: encodeReply(reply) });
+    return request;
   }
 
   /** Whether this Worker may run its oldest message: a read must win its claim flag. */
@@ -87,7 +95,7 @@ function setup(permits: number) {
   });
   /** Starts `sql` on a session of its own and resolves with the SQL of the reply. */
   const start = async (sql: string, db = "a.db") => {
-    const turn = await pool.openSession().turn(sql, false);
+    const turn = await pool.openSession().turn(db, sql, false);
     return {
       answer: turn.run(db, sql).then((reply: WorkerReply) => {
         turn[Symbol.dispose]();
@@ -149,10 +157,10 @@ describe("WorkerPool scheduling", () => {
     const { workers, statements, start } = setup(1);
     const reader = workers[0]!;
     const slow = await start("SELECT slow");
-    const write = start("INSERT INTO t VALUES (1)"); // waits for the only permit
+    const write = start("CREATE TABLE t1(x)"); // waits for the only permit
     const readA = start("SELECT a");
     const readB = start("SELECT b");
-    const secondWrite = start("INSERT INTO t VALUES (2)");
+    const secondWrite = start("CREATE TABLE t2(x)");
     const readC = start("SELECT c"); // behind the second write, not with a and b
     await Bun.sleep(0);
     expect(reader.waiting).toEqual(["SELECT slow"]); // nothing queued behind it
@@ -160,7 +168,7 @@ describe("WorkerPool scheduling", () => {
     await slow.answer;
     await Bun.sleep(0);
     const sessionWorker = workers[1]!;
-    expect(sessionWorker.waiting).toEqual(["INSERT INTO t VALUES (1)"]);
+    expect(sessionWorker.waiting).toEqual(["CREATE TABLE t1(x)"]);
     expect(reader.waiting).toEqual([]);
     sessionWorker.step();
     await (await write).answer;
@@ -172,7 +180,7 @@ describe("WorkerPool scheduling", () => {
     await Bun.sleep(0);
     expect(reader.waiting).toEqual([]);
     const secondSessionWorker = workers[2]!;
-    expect(secondSessionWorker.step()).toBe("INSERT INTO t VALUES (2)");
+    expect(secondSessionWorker.step()).toBe("CREATE TABLE t2(x)");
     await (await secondWrite).answer;
     await Bun.sleep(0);
     expect(reader.step()).toBe("SELECT c");
@@ -215,16 +223,77 @@ describe("WorkerPool scheduling", () => {
   test("a session Worker that dies inside a write frees the write gate it held", async () => {
     const { pool, workers } = setup(1);
     const session = pool.openSession();
-    const turn = await session.turn("INSERT INTO t VALUES (1)", false);
-    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)").catch((error: Error) => error.message);
+    const turn = await session.turn("a.db", "CREATE TABLE t(x)", false);
+    const answer = turn.run("a.db", "CREATE TABLE t(x)").catch((error: Error) => error.message);
     const [reader, own] = workers as [FakeWorker, FakeWorker];
-    expect(reader.init!.owner).toBe(0); // readers never write, so never hold a gate
+    expect(reader.init!.owner).not.toBe(own.init!.owner);
     const gates = new WriteGate(own.init!.gates);
-    gates.enter("a.db", own.init!.owner, 0); // as the Worker does around the INSERT
+    gates.enter("a.db", own.init!.owner, 0); // as the Worker does around the write
     expect(gates.holder("a.db")).toBe(own.init!.owner);
     own.crash();
     expect(await answer).toBe("database worker failed: Error: injected");
     expect(gates.holder("a.db")).toBe(0);
     turn[Symbol.dispose]();
+  });
+
+  test("a reader that dies inside a write frees the write gate it held", async () => {
+    const { pool, workers } = setup(1);
+    const turn = await pool.openSession().turn("a.db", "INSERT INTO t VALUES (1)", false);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)").catch((error: Error) => error.message);
+    const [reader] = workers as [FakeWorker];
+    expect(decodeRequest(reader.inbox[0]!)).toMatchObject({ kind: "read", counters: "0,0,0" });
+    const gates = new WriteGate(reader.init!.gates);
+    gates.enter("a.db", reader.init!.owner, 0);
+    reader.crash();
+    expect(await answer).toBe("database worker failed: Error: injected");
+    expect(gates.holder("a.db")).toBe(0);
+    turn[Symbol.dispose]();
+  });
+});
+
+describe("a session's counters while it writes on readers", () => {
+  /** Runs one statement of `session` and has whichever Worker got it answer `reply`; returns the request it got. */
+  const runOne = async (workers: FakeWorker[], session: Session, db: string, sql: string, counters: string | null) => {
+    using turn = await session.turn(db, sql, false);
+    const answered = turn.run(db, sql);
+    const worker = workers.find((w) => w.inbox.length > 0)!;
+    const request = worker.answer({ kind: "sqlError", code: 19, message: "m", pinned: false, counters });
+    await answered;
+    return { request, reader: worker === workers[0] };
+  };
+
+  test("are carried to each shared write, and handed to the own handle once it is needed", async () => {
+    const { pool, workers } = setup(1);
+    const session = pool.openSession();
+    const first = await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "1,1,1");
+    expect(first).toEqual({ request: expect.objectContaining({ kind: "read", counters: "0,0,0" }), reader: true });
+    const second = await runOne(workers, session, "a.db", "UPDATE t SET x = 2", "1,3,4");
+    expect(second.request).toMatchObject({ kind: "read", counters: "1,1,1" });
+    // Another database has counters of its own.
+    expect((await runOne(workers, session, "b.db", "DELETE FROM t", "0,0,0")).request).toMatchObject({ counters: "0,0,0" });
+    // A reply without counters (a read, or a statement that never ran) leaves them as they were.
+    await runOne(workers, session, "a.db", "WITH x AS (SELECT 1) SELECT * FROM x", null);
+    const own = await runOne(workers, session, "a.db", "SELECT last_insert_rowid()", null);
+    expect(own).toEqual({ request: expect.objectContaining({ kind: "query", seed: "1,3,4" }), reader: false });
+    // From now on its writes to a.db stay on its own handle, and are not seeded again.
+    const after = await runOne(workers, session, "a.db", "INSERT INTO t VALUES (3)", null);
+    expect(after).toEqual({ request: expect.objectContaining({ kind: "query", seed: null }), reader: false });
+    expect((await runOne(workers, session, "b.db", "INSERT INTO t VALUES (3)", null)).reader).toBe(true);
+  });
+
+  test("are void once the database is deleted, as its handles are closed", async () => {
+    const { pool, workers } = setup(1);
+    const session = pool.openSession();
+    await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "7,1,1");
+    const closed = pool.closeDatabase("a.db");
+    workers[0]!.step();
+    await closed;
+    expect((await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "1,1,1")).request).toMatchObject({ counters: "0,0,0" });
+    await runOne(workers, session, "a.db", "INSERT INTO t VALUES (2)", "2,1,2");
+    const closedAgain = pool.closeDatabase("a.db");
+    workers[0]!.step();
+    await closedAgain;
+    const own = await runOne(workers, session, "a.db", "BEGIN", null);
+    expect(own.request).toMatchObject({ kind: "query", seed: null });
   });
 });
