@@ -44,7 +44,7 @@ const insert = perCall(20_000, (i) => void sessions.query(7, "bench.db", `INSERT
 // As readers run writes: two sessions taking turns, so the handle's counters are set before each.
 const counters = ["0,0,0", "0,0,0"];
 const sharedInsert = perCall(20_000, (i) => {
-  const reply = sessions.shared("bench.db", `INSERT INTO log(v) VALUES (${i})`, counters[i % 2]!);
+  const reply = sessions.shared("bench.db", `INSERT INTO log(v) VALUES (${i})`, { counters: counters[i % 2]!, since: Date.now() });
   if (reply.kind === "rowsUtf8" && reply.counters !== null) counters[i % 2] = reply.counters;
 });
 sessions.closeAll();

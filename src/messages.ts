@@ -28,15 +28,18 @@ export type InitRequest = {
   owner: number;
 };
 
+/** `counters`: the session's (see counters.ts); `since`: when it was sent (Date.now()). */
+export type SharedWrite = { counters: string; since: number };
+
 export type WorkerRequest =
   | InitRequest
   /** Run on the session's own handle, set first to the counters `seed` if given (see counters.ts). */
   | { kind: "query"; session: number; db: string; sql: string; seed: string | null }
   /**
-   * Run on this reader's shared handle, if it is a read, or with `counters` (the session's) an
-   * autocommit write (see Sessions.shared); `claim` < 0: no flag.
+   * Run on this reader's shared handle, if it is a read, or with `write` an autocommit write
+   * (see Sessions.shared); `claim` < 0: no flag.
    */
-  | { kind: "read"; claim: number; db: string; sql: string; counters: string | null }
+  | { kind: "read"; claim: number; db: string; sql: string; write: SharedWrite | null }
   | { kind: "endSession"; session: number }
   | { kind: "closeDatabase"; db: string }
   | { kind: "closeAll" };
@@ -65,8 +68,9 @@ export function encodeRequest(request: WorkerRequest): string | InitRequest {
     case "query":
       return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + request.sql;
     case "read":
-      if (request.counters === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
-      return "W" + request.claim + SEP + request.db + SEP + request.counters + SEP + request.sql;
+      if (request.write === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
+      const { counters, since } = request.write;
+      return "W" + request.claim + SEP + request.db + SEP + counters + "@" + since + SEP + request.sql;
     case "endSession":
       return "S" + request.session;
     case "closeDatabase":
@@ -83,15 +87,16 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
     case "R": {
       const [claim, rest] = splitOnce(body);
       const [db, sql] = splitOnce(rest);
-      return { kind: "read", claim: Number(claim), db, sql, counters: null };
+      return { kind: "read", claim: Number(claim), db, sql, write: null };
     }
     case "Q":
     case "W": {
       const [number, rest] = splitOnce(body);
       const [db, more] = splitOnce(rest);
       const [counters, sql] = splitOnce(more);
-      if (message[0] === "W") return { kind: "read", claim: Number(number), db, sql, counters };
-      return { kind: "query", session: Number(number), db, sql, seed: counters === "" ? null : counters };
+      if (message[0] === "Q") return { kind: "query", session: Number(number), db, sql, seed: counters === "" ? null : counters };
+      const at = counters.indexOf("@");
+      return { kind: "read", claim: Number(number), db, sql, write: { counters: counters.slice(0, at), since: Number(counters.slice(at + 1)) } };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };

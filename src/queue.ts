@@ -24,6 +24,11 @@ export class Queue<T> {
     return item;
   }
 
+  /** The newest item. */
+  last(): T | undefined {
+    return this.length > 0 ? this.#items[this.#items.length - 1] : undefined;
+  }
+
   /** The items, oldest first. */
   *[Symbol.iterator](): Generator<T> {
     for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!;

@@ -43,6 +43,8 @@ export class Read {
     readonly db: string,
     /** The request, as sent to every reader that gets a copy. */
     readonly message: string,
+    /** A write (see Sessions.shared), not only a read. */
+    readonly write: boolean,
     readonly claim: number,
     readonly claims: Claims,
     readonly resolve: (reply: WorkerReply) => void,

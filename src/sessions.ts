@@ -6,7 +6,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { confine } from "./confinement";
 import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
-import type { WorkerReply } from "./messages";
+import type { SharedWrite, WorkerReply } from "./messages";
 import { attachPrivate, detachPrivate, formatCounters, parseCounters, readCounters, setCounters, type Counters } from "./counters";
 import { asksForCounters, firstStatement, leavesConnectionState } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
@@ -31,8 +31,8 @@ export type SessionReply =
 type Place =
   /** `seed`: counters to set a handle to before its first statement, kept while it ran on shared ones. */
   | { own: true; session: number; seed: string | null }
-  /** `counters`: the session's, when it may write here; null: reads only. */
-  | { own: false; counters: string | null };
+  /** `write`: the session's counters, when it may write here; null: reads only. */
+  | { own: false; write: SharedWrite | null };
 
 const SQLITE_ERROR = 1;
 const SQLITE_TOOBIG = 18;
@@ -76,11 +76,11 @@ export class Sessions {
   /**
    * Runs one statement on this reader's handle for `db`, shared by every session: a read
    * (SQLite deems it read-only and no view makes it ask for the connection's counters), or
-   * with `counters`, also an autocommit INSERT, UPDATE or DELETE run as if on the session's
+   * with `write`, also an autocommit INSERT, UPDATE or DELETE run as if on the session's
    * own handle. Anything else answers notReadOnly: it must run on the session's own handle.
    */
-  shared(db: string, sql: string, counters: string | null): SessionReply {
-    const outcome = this.#run(db, sql, { own: false, counters });
+  shared(db: string, sql: string, write: SharedWrite | null): SessionReply {
+    const outcome = this.#run(db, sql, { own: false, write });
     if (outcome.kind === "notReadOnly" || outcome.kind === "unsafeName") return outcome;
     return { ...outcome, pinned: false };
   }
@@ -175,20 +175,23 @@ export class Sessions {
     // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
     const schema = schemaAsksForCounters(handle);
     if (statement.readonly && QUERY_START.test(text) && !schema.views) return this.#runAndFinalize(statement, null);
-    const sessionCounters = place.counters === null ? null : parseCounters(place.counters);
+    const sessionCounters = place.write === null ? null : parseCounters(place.write.counters);
     const write = sessionCounters !== null && !statement.readonly && WRITE_START.test(text);
     if (!write || sessionCounters.changes > MAX_SHARED_CHANGES || schema.views || schema.triggers) {
       statement.finalize();
       return { kind: "notReadOnly" };
     }
-    return this.#sharedWrite(handle, db, statement, sessionCounters);
+    return this.#sharedWrite(handle, db, statement, sessionCounters, place.write!.since);
   }
 
   /**
    * An autocommit write on a shared handle, as the session's own handle would run it: the
    * handle's counters are set to the session's first, and the session's new ones read after.
+   * It waits for locks no longer than busy_timeout from when it was `since` sent: writes to
+   * one database line up on one reader, and should the first be stuck on a lock, the ones
+   * behind it must not each wait a whole busy_timeout more in turn.
    */
-  #sharedWrite(handle: Database, db: string, statement: Statement, session: Counters): Outcome {
+  #sharedWrite(handle: Database, db: string, statement: Statement, session: Counters, since: number): Outcome {
     let before: Counters;
     try {
       if (!withPrivate.has(handle)) {
@@ -200,7 +203,10 @@ export class Sessions {
       statement.finalize();
       return sqlErrorOutcome(error);
     }
-    const outcome = this.#runAndFinalize(statement, this.gate && this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs));
+    const waited = Math.min(Math.max(Date.now() - since, 0), this.busyTimeoutMs);
+    const timeoutMs = this.busyTimeoutMs - waited;
+    using _busy = waited >= 1 ? busyTimeoutFor(handle, timeoutMs, this.busyTimeoutMs) : null;
+    const outcome = this.#runAndFinalize(statement, this.gate && this.gate.gate.enter(db, this.gate.owner, timeoutMs));
     if (outcome.kind === "notReadOnly") return outcome;
     const after = readCounters(handle);
     const totalChanges = session.totalChanges + after.totalChanges - before.totalChanges;
@@ -237,6 +243,12 @@ const QUERY_START = /^(?:SELECT|VALUES|WITH)\b/i;
  * after WITH. Those cannot leave the handle in a transaction or with any other state behind.
  */
 const WRITE_START = /^(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/** Sets the handle's busy_timeout for one statement, then back to `usualMs`. */
+function busyTimeoutFor(handle: Database, timeoutMs: number, usualMs: number): Disposable {
+  handle.run(`PRAGMA busy_timeout=${timeoutMs}`);
+  return { [Symbol.dispose]: () => handle.run(`PRAGMA busy_timeout=${usualMs}`) };
+}
 
 /** Sets a session's own handle to the counters it had on shared ones, with a private database attached meanwhile. */
 function seed(handle: Database, counters: Counters): void {

@@ -24,6 +24,8 @@
 // that no statement holds up another below the cap. And while a statement waits for a permit,
 // a read waits too, never overtaking it; reads that arrive one after another meanwhile wait
 // as one group, for one permit and one reader.
+// A write to a database lines up right behind a write to it on a reader, if there is one
+// and nothing waits for a permit: it would only wait for that write's lock anyway.
 
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
 import { Queue } from "./queue";
@@ -108,15 +110,26 @@ class Thread {
     this.#send(read.message, read);
   }
 
-  /** Reads in this reader's inbox that no reader has taken yet (behind the first entry, if `behindFirst`). */
+  /**
+   * Reads in this reader's inbox that no reader has taken yet (behind the first entry, if
+   * `behindFirst`). Not a write right behind a write to the same database: it would only
+   * wait for that one's lock elsewhere.
+   */
   unclaimedReads(behindFirst = false): Read[] {
     const reads: Read[] = [];
-    let first = true;
+    let previous: Pending | null = null;
     for (const pending of this.#inbox) {
-      if (pending instanceof Read && pending.unclaimed && !(first && behindFirst)) reads.push(pending);
-      first = false;
+      const waitsForLock = pending instanceof Read && pending.write && isWriteTo(previous, pending.db);
+      const first = previous === null;
+      if (pending instanceof Read && pending.unclaimed && !(first && behindFirst) && !waitsForLock) reads.push(pending);
+      previous = pending;
     }
     return reads;
+  }
+
+  /** Whether the newest entry of this reader's inbox is a write to `db`. */
+  endsWithWriteTo(db: string): boolean {
+    return isWriteTo(this.#inbox.last() ?? null, db);
   }
 
   /** Fails every request still waiting for a reply. */
@@ -130,6 +143,10 @@ class Thread {
     this.#inbox.push(pending);
     this.worker.postMessage(message);
   }
+}
+
+function isWriteTo(pending: Pending | null, db: string): boolean {
+  return pending instanceof Read && pending.write && pending.db === db;
 }
 
 export class Session {
@@ -157,7 +174,7 @@ export class Session {
    */
   async turn(db: string, sql: string, own: boolean): Promise<Turn> {
     if (!own && !this.#pinned) {
-      if (!this.#ownDbs.has(db) && mayWriteAnywhere(sql)) return this.#sharedWriteTurn(await this.pool.readTurn());
+      if (!this.#ownDbs.has(db) && mayWriteAnywhere(sql)) return this.#sharedWriteTurn(await this.pool.writeTurn(db));
       if (mayReadAnywhere(sql)) return this.pool.readTurn();
     }
     return this.pool.permitTurn((db, sql) => this.#runOwn(db, sql));
@@ -245,6 +262,20 @@ export class WorkerPool {
     const group = (this.#waitingReads ??= this.#waitForReader());
     group.reads++;
     return this.#reservedTurn(await group.reader);
+  }
+
+  /**
+   * A turn on a reader for a statement that may write `db`: right behind a write to `db`
+   * that a reader has queued or running, if any and if no statement waits for a permit.
+   * Waiting there is waiting for the database's lock, without a second reader sleeping at
+   * the write gate and being woken for each write.
+   */
+  writeTurn(db: string): Promise<Turn> {
+    if (this.#statements.waiting === 0) {
+      const writer = this.#readers.find((reader) => !reader.dead && reader.load > 0 && reader.endsWithWriteTo(db));
+      if (writer) return Promise.resolve(this.#readTurnOn(writer));
+    }
+    return this.readTurn();
   }
 
   /** A turn holding a permit of its own, for a statement on a session Worker. */
@@ -361,8 +392,9 @@ export class WorkerPool {
         used = true;
         return new Promise((resolve, reject) => {
           const claim = this.#claims.take();
-          const message = encodeRequest({ kind: "read", claim, db, sql, counters });
-          reader.sendRead(new Read(db, message, claim, this.#claims, resolve, reject));
+          const write = counters === null ? null : { counters, since: Date.now() };
+          const message = encodeRequest({ kind: "read", claim, db, sql, write });
+          reader.sendRead(new Read(db, message, counters !== null, claim, this.#claims, resolve, reject));
         });
       },
       [Symbol.dispose]: () => {

@@ -38,7 +38,7 @@ function handle(request: WorkerRequest): SessionReply {
     case "read":
       // Sent to another reader too, and already taken there: that reader answers it.
       if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
-      return sessions.shared(request.db, request.sql, request.counters);
+      return sessions.shared(request.db, request.sql, request.write);
     case "query":
       return sessions.query(request.session, request.db, request.sql, request.seed);
     case "endSession":

@@ -132,21 +132,23 @@ describe("concurrency", () => {
    * third, trivial statement on another database. Returns the order the three answers came
    * in, and the writers' answers.
    */
-  async function twoWaitersAndAThird(workers: number, busyTimeoutMs: number) {
+  /** Two writes stuck on locks held by other connections' transactions, then a read of another database. */
+  async function twoWaitersAndAThird(workers: number, busyTimeoutMs: number, dbs = ["cap1.db", "cap2.db"]) {
     await using server = await startServer(["--workers", String(workers), "--busy-timeout", String(busyTimeoutMs)]);
-    await using holder = await lockHolder(server.port, "cap.db");
+    await using holder1 = await lockHolder(server.port, dbs[0]!);
+    await using holder2 = dbs[1] === dbs[0] ? null : await lockHolder(server.port, dbs[1]!);
     await using w1 = await connect(server.port);
     await using w2 = await connect(server.port);
     await using third = await connect(server.port);
-    const first = w1.request(query("cap.db", "INSERT INTO t VALUES (1)"));
-    const second = w2.request(query("cap.db", "INSERT INTO t VALUES (2)"));
+    const first = w1.request(query(dbs[0]!, "INSERT INTO t VALUES (1)"));
+    const second = w2.request(query(dbs[1]!, "INSERT INTO t VALUES (2)"));
     await roundTrip(server.port);
     const order = await arrivalOrder([
       ["w1", first],
       ["w2", second],
       ["third", third.request(query("free.db", "SELECT 1"))],
     ]);
-    await holder.request(query("cap.db", "COMMIT"));
+    for (const holder of [holder1, holder2]) await holder?.request(query(dbs[0]!, "COMMIT"));
     return { order, writers: [JSON.parse(await first), JSON.parse(await second)] };
   }
 
@@ -159,6 +161,28 @@ describe("concurrency", () => {
   test("with one more permit, the same third statement does not wait", async () => {
     const { order } = await twoWaitersAndAThird(3, 1500);
     expect(order[0]).toBe("third");
+  });
+
+  test("writes to one locked database wait in line on one permit, not on all of them", async () => {
+    const { order, writers } = await twoWaitersAndAThird(2, 700, ["line.db", "line.db"]);
+    expect(order[0]).toBe("third");
+    for (const writer of writers) expect(writer).toMatchObject({ error_code: 5, error_message: "database is locked" });
+  });
+
+  test("a write in line behind a stuck one waits busy_timeout from its arrival, not after the one before", async () => {
+    await using server = await startServer(["--workers", "2", "--busy-timeout", "1500"]);
+    await using holder = await lockHolder(server.port, "stuck.db");
+    const writers = await Promise.all([1, 2, 3].map(() => connect(server.port)));
+    const started = performance.now();
+    const failedAfter = await Promise.all(
+      writers.map((w, i) => w.request(query("stuck.db", `INSERT INTO t VALUES (${i})`)).then((answer) => [answer, performance.now() - started] as const)),
+    );
+    for (const [answer, ms] of failedAfter) {
+      expect(JSON.parse(answer)).toMatchObject({ error_code: 5 });
+      expect(ms).toBeLessThan(2 * 1500); // in turn, the third would take 3 × 1500 ms
+    }
+    await holder.request(query("stuck.db", "COMMIT"));
+    for (const w of writers) await w[Symbol.asyncDispose]();
   });
 
   test("a connection that closes while its QUERY waits for a permit costs nothing else", async () => {

@@ -24,6 +24,9 @@ function folderWith(schema: string): string {
   return folder;
 }
 
+/** A shared write as the pool sends it: the session's counters, sent just now. */
+const writeNow = (counters: string) => ({ counters, since: Date.now() });
+
 const MAX = 9223372036854775807n;
 const MIN = -MAX - 1n;
 
@@ -119,7 +122,7 @@ describe("sessions writing on a shared handle", () => {
       } catch {
         expected = "error";
       }
-      const reply = s.own ? sessions.query(id + 1, "d.db", sql) : sessions.shared("d.db", sql, s.counters);
+      const reply = s.own ? sessions.query(id + 1, "d.db", sql) : sessions.shared("d.db", sql, writeNow(s.counters));
       expect([sql, reply.kind === "sqlError" ? "error" : "ok"]).toEqual([sql, expected]);
       if (!s.own && (reply.kind === "rowsUtf8" || reply.kind === "sqlError") && reply.counters !== null) s.counters = reply.counters;
       const truth = formatCounters(readCounters(s.reference));
@@ -149,8 +152,8 @@ describe("sessions writing on a shared handle", () => {
       CREATE TRIGGER t_audit AFTER INSERT ON t BEGIN INSERT INTO audit VALUES (last_insert_rowid()); END;
     `);
     const sessions = new Sessions(folder, 1000);
-    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", "0,0,0").kind).toBe("notReadOnly");
-    expect(sessions.shared("d.db", "SELECT * FROM t", "0,0,0").kind).toBe("rowsUtf8");
+    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", writeNow("0,0,0")).kind).toBe("notReadOnly");
+    expect(sessions.shared("d.db", "SELECT * FROM t", writeNow("0,0,0")).kind).toBe("rowsUtf8");
     sessions.closeAll();
   });
 
@@ -158,10 +161,10 @@ describe("sessions writing on a shared handle", () => {
     const folder = folderWith("CREATE TABLE t(id INTEGER PRIMARY KEY, v);");
     const sessions = new Sessions(folder, 1000);
     for (const sql of ["BEGIN", "CREATE TABLE u(x)", "PRAGMA user_version = 3", "SAVEPOINT a", "DROP TABLE t"]) {
-      expect([sql, sessions.shared("d.db", sql, "0,0,0").kind]).toEqual([sql, "notReadOnly"]);
+      expect([sql, sessions.shared("d.db", sql, writeNow("0,0,0")).kind]).toEqual([sql, "notReadOnly"]);
     }
     // A session whose last statement changed many rows writes on its own handle.
-    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", "0,100000,100000").kind).toBe("notReadOnly");
+    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", writeNow("0,100000,100000")).kind).toBe("notReadOnly");
     sessions.closeAll();
   });
 });

@@ -11,6 +11,7 @@ function twoCopies(claims: Claims) {
   const read = new Read(
     "a.db",
     "R…",
+    false,
     claim,
     claims,
     (reply) => ((outcome.reply = reply), outcome.settled++),

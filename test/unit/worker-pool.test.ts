@@ -220,6 +220,59 @@ describe("WorkerPool scheduling", () => {
     expect([await slow.answer, await queued.answer]).toEqual(["SELECT slow", "SELECT queued"]);
   });
 
+  test("a write queues right behind a write to the same database, even with a permit free", async () => {
+    const { workers, statements, start } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const first = await start("INSERT INTO t VALUES (1)");
+    reader0.begin(); // running
+    const second = await start("INSERT INTO t VALUES (2)");
+    const other = await start("INSERT INTO t VALUES (3)", "b.db"); // another database: a reader of its own
+    expect([reader0.waiting, reader1.waiting]).toEqual([["INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"], ["INSERT INTO t VALUES (3)"]]);
+    expect(reader1.step()).toBe("INSERT INTO t VALUES (3)");
+    expect(await other.answer).toBe("INSERT INTO t VALUES (3)");
+    // A permit is free, but the write waiting for the first one's lock is not copied to use it.
+    expect([statements.available, reader1.waiting]).toEqual([1, []]);
+    expect([reader0.step(), reader0.step()]).toEqual(["INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"]);
+    expect([await first.answer, await second.answer]).toEqual(["INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"]);
+    expect(statements.available).toBe(2);
+  });
+
+  test("a write does not queue behind a read, and is copied away from one when a permit frees", async () => {
+    const { workers, start } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    const slow = await start("SELECT slow");
+    reader0.begin();
+    const quick = await start("SELECT quick");
+    const write = await start("INSERT INTO t VALUES (1)"); // no permit free: behind a busy reader
+    expect(reader0.waiting).toEqual(["SELECT slow", "INSERT INTO t VALUES (1)"]);
+    reader1.step();
+    await quick.answer;
+    expect(reader1.waiting).toEqual(["INSERT INTO t VALUES (1)"]);
+    expect(reader1.step()).toBe("INSERT INTO t VALUES (1)");
+    expect(await write.answer).toBe("INSERT INTO t VALUES (1)");
+    reader0.step();
+    reader0.step();
+    expect(await slow.answer).toBe("SELECT slow");
+  });
+
+  test("a write does not join a writer while a statement waits for a permit", async () => {
+    const { workers, start } = setup(1);
+    const reader = workers[0]!;
+    const first = await start("INSERT INTO t VALUES (1)");
+    const ddl = start("CREATE TABLE u(x)"); // waits for the only permit
+    const second = start("INSERT INTO t VALUES (2)");
+    await Bun.sleep(0);
+    expect(reader.waiting).toEqual(["INSERT INTO t VALUES (1)"]);
+    reader.step();
+    await first.answer;
+    await Bun.sleep(0);
+    workers[1]!.step();
+    await (await ddl).answer;
+    await Bun.sleep(0);
+    expect(reader.step()).toBe("INSERT INTO t VALUES (2)");
+    expect(await (await second).answer).toBe("INSERT INTO t VALUES (2)");
+  });
+
   test("a session Worker that dies inside a write frees the write gate it held", async () => {
     const { pool, workers } = setup(1);
     const session = pool.openSession();
@@ -241,7 +294,7 @@ describe("WorkerPool scheduling", () => {
     const turn = await pool.openSession().turn("a.db", "INSERT INTO t VALUES (1)", false);
     const answer = turn.run("a.db", "INSERT INTO t VALUES (1)").catch((error: Error) => error.message);
     const [reader] = workers as [FakeWorker];
-    expect(decodeRequest(reader.inbox[0]!)).toMatchObject({ kind: "read", counters: "0,0,0" });
+    expect(decodeRequest(reader.inbox[0]!)).toMatchObject({ kind: "read", write: { counters: "0,0,0" } });
     const gates = new WriteGate(reader.init!.gates);
     gates.enter("a.db", reader.init!.owner, 0);
     reader.crash();
@@ -266,11 +319,11 @@ describe("a session's counters while it writes on readers", () => {
     const { pool, workers } = setup(1);
     const session = pool.openSession();
     const first = await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "1,1,1");
-    expect(first).toEqual({ request: expect.objectContaining({ kind: "read", counters: "0,0,0" }), reader: true });
+    expect(first).toEqual({ request: expect.objectContaining({ kind: "read", write: expect.objectContaining({ counters: "0,0,0" }) }), reader: true });
     const second = await runOne(workers, session, "a.db", "UPDATE t SET x = 2", "1,3,4");
-    expect(second.request).toMatchObject({ kind: "read", counters: "1,1,1" });
+    expect(second.request).toMatchObject({ kind: "read", write: { counters: "1,1,1" } });
     // Another database has counters of its own.
-    expect((await runOne(workers, session, "b.db", "DELETE FROM t", "0,0,0")).request).toMatchObject({ counters: "0,0,0" });
+    expect((await runOne(workers, session, "b.db", "DELETE FROM t", "0,0,0")).request).toMatchObject({ write: { counters: "0,0,0" } });
     // A reply without counters (a read, or a statement that never ran) leaves them as they were.
     await runOne(workers, session, "a.db", "WITH x AS (SELECT 1) SELECT * FROM x", null);
     const own = await runOne(workers, session, "a.db", "SELECT last_insert_rowid()", null);
@@ -288,7 +341,7 @@ describe("a session's counters while it writes on readers", () => {
     const closed = pool.closeDatabase("a.db");
     workers[0]!.step();
     await closed;
-    expect((await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "1,1,1")).request).toMatchObject({ counters: "0,0,0" });
+    expect((await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "1,1,1")).request).toMatchObject({ write: { counters: "0,0,0" } });
     await runOne(workers, session, "a.db", "INSERT INTO t VALUES (2)", "2,1,2");
     const closedAgain = pool.closeDatabase("a.db");
     workers[0]!.step();
