@@ -110,19 +110,22 @@ class Thread {
     this.#send(read.message, read);
   }
 
-  /**
-   * Reads in this reader's inbox that no reader has taken yet (behind the first entry, if
-   * `behindFirst`). Not a write right behind a write to the same database: it would only
-   * wait for that one's lock elsewhere.
-   */
+  /** Reads in this reader's inbox that no reader has taken yet (behind the first entry, if `behindFirst`). */
   unclaimedReads(behindFirst = false): Read[] {
+    return [...this.#inbox].filter((pending, i): pending is Read => pending instanceof Read && pending.unclaimed && !(i === 0 && behindFirst));
+  }
+
+  /**
+   * The unclaimed reads another reader would run sooner. Not a write right behind a write to
+   * the same database: it would only wait for that one's lock elsewhere.
+   */
+  heldUpReads(): Read[] {
     const reads: Read[] = [];
-    let previous: Pending | null = null;
+    let before: Pending | null = null;
     for (const pending of this.#inbox) {
-      const waitsForLock = pending instanceof Read && pending.write && isWriteTo(previous, pending.db);
-      const first = previous === null;
-      if (pending instanceof Read && pending.unclaimed && !(first && behindFirst) && !waitsForLock) reads.push(pending);
-      previous = pending;
+      const waitsForLock = pending instanceof Read && pending.write && isWriteTo(before, pending.db);
+      if (pending instanceof Read && pending.unclaimed && !waitsForLock) reads.push(pending);
+      before = pending;
     }
     return reads;
   }
@@ -419,7 +422,7 @@ export class WorkerPool {
       let stuck: Read[] = [];
       for (const reader of this.#readers) {
         if (reader.load === 0 || reader.dead) continue;
-        const reads = reader.unclaimedReads().filter((read) => !this.#closingDbs.has(read.db));
+        const reads = reader.heldUpReads().filter((read) => !this.#closingDbs.has(read.db));
         if (reads.length > stuck.length) stuck = reads;
       }
       if (stuck.length === 0) return;

@@ -133,6 +133,15 @@ describe("sessions", () => {
     expect(await counters(b)).toBe('{"columns":["id","c","t"],"data":[{"c":0,"id":3,"t":2}]}');
   });
 
+  test("the readers' private database is never seen by a session", async () => {
+    await using setup = await connect(server.port);
+    await setup.request(query("private.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));
+    await using a = await connect(server.port);
+    await a.request(query("private.db", "INSERT INTO t(v) VALUES ('a')")); // on a reader, which attaches it
+    expect(await a.request(query("private.db", "SELECT name FROM pragma_database_list"))).toBe('{"columns":["name"],"data":[{"name":"main"}]}');
+    expect(JSON.parse(await a.request(query("private.db", "SELECT * FROM sqlite3_server_rows")))).toMatchObject({ error_code: 1 });
+  });
+
   test("DELETE_DB resets the counters of connections that wrote on shared handles", async () => {
     await using setup = await connect(server.port);
     await setup.request(query("reset.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, v)"));

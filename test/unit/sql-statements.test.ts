@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { firstStatement, leavesConnectionState, mayReadAnywhere } from "../../src/sql-statements";
+import { firstStatement, leavesConnectionState, mayReadAnywhere, mayWriteAnywhere } from "../../src/sql-statements";
 
 const first = (sql: string) => {
   const found = firstStatement(sql);
@@ -77,6 +77,24 @@ describe("which statements may read from any handle", () => {
   test("not statements that are not queries, nor the connection's counters", () => {
     for (const sql of ["INSERT INTO t VALUES (1)", "/* c */ SELECT 1", "PRAGMA x", "SELECT last_insert_rowid()", "SELECT changes ()", "select TOTAL_CHANGES()", "BEGIN"]) {
       expect(mayReadAnywhere(sql)).toBe(false);
+    }
+  });
+});
+
+describe("which statements may write on a reader's handle", () => {
+  test("INSERT, UPDATE, DELETE and REPLACE, and WITH before them", () => {
+    for (const sql of ["INSERT INTO t VALUES (1)", " update t set a = 1", "DELETE FROM t", "REPLACE INTO t VALUES (1)", "WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x"]) {
+      expect(mayWriteAnywhere(sql)).toBe(true);
+    }
+  });
+  test("not other statements, nor writes that ask for the connection's counters", () => {
+    for (const sql of ["BEGIN", "CREATE TABLE t(a)", "PRAGMA x = 1", "/* c */ INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (last_insert_rowid())", "UPDATE t SET a = changes()"]) {
+      expect(mayWriteAnywhere(sql)).toBe(false);
+    }
+  });
+  test("nothing that lists databases or names the readers' private one, which a session's own handle lacks", () => {
+    for (const sql of ["SELECT * FROM pragma_database_list", "select name from PRAGMA_TABLE_LIST()", "SELECT * FROM sqlite3_server.sqlite3_server_rows", "INSERT INTO t SELECT * FROM pragma_database_list"]) {
+      expect([sql, mayReadAnywhere(sql) || mayWriteAnywhere(sql)]).toEqual([sql, false]);
     }
   });
 });

@@ -237,6 +237,18 @@ describe("WorkerPool scheduling", () => {
     expect(statements.available).toBe(2);
   });
 
+  test("a reader that dies running a write hands the writes lined up behind it to its replacement", async () => {
+    const { workers, start } = setup(1);
+    const first = await start("INSERT INTO t VALUES (1)");
+    workers[0]!.begin();
+    const second = await start("INSERT INTO t VALUES (2)");
+    workers[0]!.crash();
+    expect(await first.answer.catch((error: Error) => error.message)).toBe("database worker failed: Error: injected");
+    const replacement = workers[1]!;
+    expect(replacement.step()).toBe("INSERT INTO t VALUES (2)");
+    expect(await second.answer).toBe("INSERT INTO t VALUES (2)");
+  });
+
   test("a write does not queue behind a read, and is copied away from one when a permit frees", async () => {
     const { workers, start } = setup(2);
     const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
