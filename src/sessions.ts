@@ -175,13 +175,10 @@ export class Sessions {
     // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
     const schema = schemaAsksForCounters(handle);
     if (statement.readonly && QUERY_START.test(text) && !schema.views) return this.#runAndFinalize(statement, null);
-    const sessionCounters = place.write === null ? null : parseCounters(place.write.counters);
-    const write = sessionCounters !== null && !statement.readonly && WRITE_START.test(text);
-    if (!write || sessionCounters.changes > MAX_SHARED_CHANGES || schema.views || schema.triggers) {
-      statement.finalize();
-      return { kind: "notReadOnly" };
-    }
-    return this.#sharedWrite(handle, db, statement, sessionCounters, place.write!.since);
+    if (place.write === null || statement.readonly || !WRITE_START.test(text) || schema.views || schema.triggers) return declined(statement);
+    const counters = parseCounters(place.write.counters);
+    if (counters.changes > MAX_SHARED_CHANGES) return declined(statement);
+    return this.#sharedWrite(handle, db, statement, counters, place.write.since);
   }
 
   /**
@@ -243,6 +240,12 @@ const QUERY_START = /^(?:SELECT|VALUES|WITH)\b/i;
  * after WITH. Those cannot leave the handle in a transaction or with any other state behind.
  */
 const WRITE_START = /^(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/** For the session's own handle to run instead. */
+function declined(statement: Statement): Outcome {
+  statement.finalize();
+  return { kind: "notReadOnly" };
+}
 
 /** Sets the handle's busy_timeout for one statement, then back to `usualMs`. */
 function busyTimeoutFor(handle: Database, timeoutMs: number, usualMs: number): Disposable {
