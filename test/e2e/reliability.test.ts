@@ -2,7 +2,8 @@
 // oversized results, file limits, crashes (of a Worker and of the process), contention.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { connect, count, frame, query, roundTrip, rssOf, startServer, tempFolder, type Client } from "./harness";
 
 const EMPTY = '{"columns":[],"data":[]}';
@@ -85,6 +86,23 @@ describe("memory stays bounded", () => {
     expect(response).toMatchObject({ error_code: 18, error_message: expect.stringContaining("result too big") });
     expect(await client.request(query("huge.db", "SELECT 3 AS three"))).toBe('{"columns":["three"],"data":[{"three":3}]}');
   }, 60_000);
+});
+
+describe("disk stays bounded", () => {
+  test("writes on the readers' shared handles keep the WAL checkpointed, as SQLite does on its own", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    await using setup = await connect(server.port);
+    await setup.request(query("wal.db", "CREATE TABLE t(v)")); // on setup's own handle: the writes below are shared
+    const writers = await Promise.all([1, 2, 3, 4].map(() => connect(server.port)));
+    await Promise.all(
+      writers.map(async (w) => {
+        for (let i = 0; i < 1000; i++) await w.request(query("wal.db", "INSERT INTO t VALUES (randomblob(100))"));
+      }),
+    );
+    // SQLite checkpoints at 1,000 WAL pages and starts the WAL over; 4,000 pages would be 16 MB.
+    expect(statSync(join(server.folder, "wal.db-wal")).size).toBeLessThan(8 * 1024 * 1024);
+    for (const w of writers) await w[Symbol.asyncDispose]();
+  });
 });
 
 describe("deadlines and limits", () => {
