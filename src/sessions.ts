@@ -47,6 +47,12 @@ export const MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
  * setting a shared handle's changes() to it takes as many rows.
  */
 const MAX_SHARED_CHANGES = 4096n;
+/**
+ * Nor once its total_changes() passes this: its own handle, when it needs one, is set to it
+ * a row at a time (about 0.17 µs each; 100,000 take some 17 ms), and a long-lived connection
+ * must not wait seconds for its first BEGIN.
+ */
+const MAX_SHARED_TOTAL = 100_000n;
 
 /** Shared handles that have the private database counters.ts needs. */
 const withPrivate = new WeakSet<Database>();
@@ -177,7 +183,7 @@ export class Sessions {
     if (statement.readonly && QUERY_START.test(text) && !schema.views) return this.#runAndFinalize(statement, null);
     if (place.write === null || statement.readonly || !WRITE_START.test(text) || schema.views || schema.triggers) return declined(statement);
     const counters = parseCounters(place.write.counters);
-    if (counters.changes > MAX_SHARED_CHANGES) return declined(statement);
+    if (counters.changes > MAX_SHARED_CHANGES || counters.totalChanges > MAX_SHARED_TOTAL) return declined(statement);
     return this.#sharedWrite(handle, db, statement, counters, place.write.since);
   }
 

@@ -163,8 +163,11 @@ describe("sessions writing on a shared handle", () => {
     for (const sql of ["BEGIN", "CREATE TABLE u(x)", "PRAGMA user_version = 3", "SAVEPOINT a", "DROP TABLE t"]) {
       expect([sql, sessions.shared("d.db", sql, writeNow("0,0,0")).kind]).toEqual([sql, "notReadOnly"]);
     }
-    // A session whose last statement changed many rows writes on its own handle.
+    // A session whose last statement changed many rows writes on its own handle, as does one
+    // that has changed so many in all that setting its own handle to them would take long.
     expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", writeNow("0,100000,100000")).kind).toBe("notReadOnly");
+    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", writeNow("0,1,100001")).kind).toBe("notReadOnly");
+    expect(sessions.shared("d.db", "INSERT INTO t(v) VALUES (1)", writeNow("0,1,100000")).kind).toBe("rowsUtf8");
     sessions.closeAll();
   });
 });
