@@ -69,8 +69,7 @@ export function encodeRequest(request: WorkerRequest): string | InitRequest {
       return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + request.sql;
     case "read":
       if (request.write === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
-      const { counters, since } = request.write;
-      return "W" + request.claim + SEP + request.db + SEP + counters + "@" + since + SEP + request.sql;
+      return "W" + request.claim + SEP + request.db + SEP + request.write.counters + SEP + request.write.since + SEP + request.sql;
     case "endSession":
       return "S" + request.session;
     case "closeDatabase":
@@ -85,18 +84,16 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
   const body = message.slice(1);
   switch (message[0]) {
     case "R": {
-      const [claim, rest] = splitOnce(body);
-      const [db, sql] = splitOnce(rest);
+      const [claim, db, sql] = fields(body, 3);
       return { kind: "read", claim: Number(claim), db, sql, write: null };
     }
-    case "Q":
     case "W": {
-      const [number, rest] = splitOnce(body);
-      const [db, more] = splitOnce(rest);
-      const [counters, sql] = splitOnce(more);
-      if (message[0] === "Q") return { kind: "query", session: Number(number), db, sql, seed: counters === "" ? null : counters };
-      const at = counters.indexOf("@");
-      return { kind: "read", claim: Number(number), db, sql, write: { counters: counters.slice(0, at), since: Number(counters.slice(at + 1)) } };
+      const [claim, db, counters, since, sql] = fields(body, 5);
+      return { kind: "read", claim: Number(claim), db, sql, write: { counters, since: Number(since) } };
+    }
+    case "Q": {
+      const [session, db, seed, sql] = fields(body, 4);
+      return { kind: "query", session: Number(session), db, sql, seed: seed === "" ? null : seed };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };
@@ -190,8 +187,7 @@ export function decodeReply(message: string | ArrayBuffer | ArrayBuffer[]): Work
   }
   switch (message[0]) {
     case "E": {
-      const [code, rest] = splitOnce(message.slice(1));
-      const [flags, text] = splitOnce(rest);
+      const [code, flags, text] = fields(message.slice(1), 3);
       const counters = flags.length > 1 ? flags.slice(1) : null;
       return { kind: "sqlError", code: Number(code), message: text, pinned: flags[0] === "1", counters };
     }
@@ -207,7 +203,18 @@ export function decodeReply(message: string | ArrayBuffer | ArrayBuffer[]): Work
   throw new Error(`unknown worker reply ${JSON.stringify(message.slice(0, 16))}`);
 }
 
-function splitOnce(text: string): [string, string] {
-  const at = text.indexOf(SEP);
-  return at < 0 ? [text, ""] : [text.slice(0, at), text.slice(at + 1)];
+/** `count` strings. */
+type Fields<N extends number, T extends string[] = []> = T["length"] extends N ? T : Fields<N, [...T, string]>;
+
+/** The first `count` - 1 fields, and all the rest as the last one (free text, which may hold SEP). */
+function fields<N extends number>(text: string, count: N): Fields<N> {
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 1; i < count; i++) {
+    const at = text.indexOf(SEP, from);
+    parts.push(text.slice(from, at < 0 ? text.length : at));
+    from = at < 0 ? text.length : at + 1;
+  }
+  parts.push(text.slice(from));
+  return parts as Fields<N>;
 }

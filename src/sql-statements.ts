@@ -4,6 +4,8 @@
 // comments finds the `;` that ends a statement; CREATE TRIGGER bodies, whose inner
 // statements end in `;` too, end only at a `;` that follows `; END` (as sqlite3_complete).
 
+import { PRIVATE_SCHEMA } from "./counters";
+
 export interface FirstStatement {
   /** Offset of the statement's first token (leading blanks, comments and `;` skipped). */
   start: number;
@@ -139,11 +141,11 @@ export function mayWriteAnywhere(sql: string): boolean {
 }
 
 /**
- * A reader's handle has a private database attached (counters.ts: "sqlite3_server"), which
- * the session's own would not: a statement that names it, or lists databases or tables
- * through a pragma function, runs on the session's own handle.
+ * A reader's handle has a private database attached (see counters.ts), which the session's
+ * own would not: a statement that names it, or lists databases or tables through a pragma
+ * function, runs on the session's own handle.
  */
-const SEES_PRIVATE = /\bpragma_|sqlite3_server/i;
+const SEES_PRIVATE = new RegExp(`\\bpragma_|${PRIVATE_SCHEMA}`, "i");
 
 const STATEFUL_FIRST_WORDS = new Set(["PRAGMA", "ATTACH", "DETACH"]);
 

@@ -27,6 +27,7 @@
 // A write to a database lines up right behind a write to it on a reader, if there is one
 // and nothing waits for a permit: it would only wait for that write's lock anyway.
 
+import { formatCounters, ZERO_COUNTERS } from "./counters";
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
 import { Queue } from "./queue";
 import { Claims, Read } from "./read-claims";
@@ -188,7 +189,7 @@ export class Session {
     return {
       run: async (db, sql) => {
         const generation = this.pool.generation(db);
-        const reply = await turn.run(db, sql, this.#keptCounters(db, generation) ?? "0,0,0");
+        const reply = await turn.run(db, sql, this.#keptCounters(db, generation) ?? formatCounters(ZERO_COUNTERS));
         if ((reply.kind === "rows" || reply.kind === "sqlError") && reply.counters !== null) {
           this.#counters.set(db, { text: reply.counters, generation });
         }

@@ -62,7 +62,8 @@ describe("concurrency", () => {
     await using holder = await lockHolder(server.port, "gate.db");
     await using first = await connect(server.port);
     await using second = await connect(server.port);
-    // The first takes the write gate and waits in SQLite's busy handler; the second waits at the gate.
+    // The first waits in SQLite's busy handler; the second waits in line behind it (or, on
+    // another Worker, at the write gate).
     const waiting = first.request(query("gate.db", "INSERT INTO t VALUES (1)"));
     await roundTrip(server.port);
     const behind = second.request(query("gate.db", "INSERT INTO t VALUES (2)"));
