@@ -179,12 +179,34 @@ export class Sessions {
       return this.#runAndFinalize(statement, this.#writeTurn(handle, db, statement, place.session));
     }
     // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
-    const schema = schemaAsksForCounters(handle);
-    if (statement.readonly && QUERY_START.test(text) && !schema.views) return this.#runAndFinalize(statement, null);
-    if (place.write === null || statement.readonly || !WRITE_START.test(text) || schema.views || schema.triggers) return declined(statement);
+    if (statement.readonly && QUERY_START.test(text)) return this.#sharedRead(handle, statement, confined.ok ? confined.sql : text);
+    if (place.write === null || statement.readonly || !WRITE_START.test(text)) return declined(statement);
+    const schema = readSchema(handle).use;
+    if (schema.views || schema.triggers) return declined(statement);
     const counters = parseCounters(place.write.counters);
     if (counters.changes > MAX_SHARED_CHANGES || counters.totalChanges > MAX_SHARED_TOTAL) return declined(statement);
     return this.#sharedWrite(handle, db, statement, counters, place.write.since);
+  }
+
+  /**
+   * A read on a shared handle, unless a view of the database asks for the counters. The schema
+   * is judged before, as last read, and confirmed after: if nothing was committed to the
+   * database since it was read (the data version), or its version is still the same, the
+   * read saw that schema. Else the read runs again, judged by the new schema. This spares a
+   * read its own PRAGMA, a transaction of its own: a point read went from 17.6–18.5 µs to
+   * 13.7–14.3 in `npm run bench:micro`.
+   */
+  #sharedRead(handle: Database, statement: Statement, sql: string): Outcome {
+    for (let attempt = 1; ; attempt++) {
+      let known = schemaUse.get(handle);
+      if (!known || known.use.views) known = readSchema(handle);
+      // A schema that changes under every attempt: the session's own handle needs no check.
+      if (known.use.views || attempt > MAX_READ_ATTEMPTS) return declined(statement);
+      const { version, dataVersion: before } = known;
+      const outcome = this.#runAndFinalize(statement, null);
+      if (dataVersion(handle) === before || readSchema(handle).version === version) return outcome;
+      statement = handle.prepare(sql);
+    }
   }
 
   /**
@@ -272,26 +294,43 @@ function seed(handle: Database, counters: Counters): void {
 /** Whether a database's views, and its triggers, ask for the connection's counters. */
 type CounterUse = { views: boolean; triggers: boolean };
 
-/** Per shared handle, as of a schema version. */
-const counterUse = new WeakMap<Database, { version: bigint; use: CounterUse }>();
+/** What a shared handle last read of its database's schema, as of which versions. */
+type KnownSchema = { version: bigint; dataVersion: number; use: CounterUse };
+const schemaUse = new WeakMap<Database, KnownSchema>();
+
+/** Attempts at a shared read whose database's schema changed while it ran. */
+const MAX_READ_ATTEMPTS = 3;
 
 /**
  * A statement that goes through such a view, or fires such a trigger, must run on the
  * session's own handle: on a shared one `last_insert_rowid()`, `changes()` and
  * `total_changes()` inside them would be the reader's, not the session's. They are judged as
- * mayReadAnywhere judges the statement's own text. The answer is kept until the schema
- * version changes: one cached PRAGMA per statement.
+ * mayReadAnywhere judges the statement's own text. One PRAGMA (a transaction) to learn the
+ * schema version; the views and triggers are read again only when it changed.
  */
-function schemaAsksForCounters(handle: Database): CounterUse {
+function readSchema(handle: Database): KnownSchema {
   const { schema_version: version } = handle.query("PRAGMA main.schema_version").get() as { schema_version: bigint };
-  let known = counterUse.get(handle);
+  let known = schemaUse.get(handle);
   if (known?.version !== version) {
     const rows = handle.query("SELECT type, sql FROM main.sqlite_schema WHERE type IN ('view', 'trigger')").values() as [string, string][];
     const asks = (type: string) => rows.some(([kind, sql]) => kind === type && asksForCounters(sql));
-    known = { version, use: { views: asks("view"), triggers: asks("trigger") } };
-    counterUse.set(handle, known);
+    known = { version, dataVersion: 0, use: { views: asks("view"), triggers: asks("trigger") } };
+    schemaUse.set(handle, known);
   }
-  return known.use;
+  known.dataVersion = dataVersion(handle);
+  return known;
+}
+
+const SQLITE_FCNTL_DATA_VERSION = 35;
+const dataVersionBox = new Uint32Array(2); // bun:sqlite wants at least 8 bytes
+
+/**
+ * The main database's data version: SQLite adds one whenever this handle commits, or a
+ * transaction on it starts and finds that another connection committed. A memory read, no I/O.
+ */
+function dataVersion(handle: Database): number {
+  handle.fileControl(SQLITE_FCNTL_DATA_VERSION, dataVersionBox);
+  return dataVersionBox[0]!;
 }
 
 function attaches(handle: Database, path: string): boolean {

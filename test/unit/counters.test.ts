@@ -157,6 +157,28 @@ describe("sessions writing on a shared handle", () => {
     sessions.closeAll();
   });
 
+  test("a view another connection adds or drops is seen by the next read on a shared handle", () => {
+    const folder = folderWith("CREATE TABLE t(id INTEGER PRIMARY KEY, v); INSERT INTO t(v) VALUES (1);");
+    const sessions = new Sessions(folder, 1000);
+    const other = new Database(join(folder, "d.db")); // as another process would
+    const kind = (sql: string) => sessions.shared("d.db", sql, null).kind;
+    expect(kind("SELECT * FROM t")).toBe("rowsUtf8"); // the shared handle has judged the schema
+
+    other.run("CREATE VIEW counters AS SELECT last_insert_rowid() AS id");
+    expect(kind("SELECT * FROM counters")).toBe("notReadOnly");
+    expect(kind("SELECT * FROM t")).toBe("notReadOnly"); // judged per database, not per statement
+
+    other.run("DROP VIEW counters");
+    other.run("CREATE VIEW plain AS SELECT v FROM t");
+    expect(kind("SELECT * FROM plain")).toBe("rowsUtf8");
+    // Data committed elsewhere is no schema change: reads go on here, and see it.
+    other.run("INSERT INTO t(v) VALUES (2)");
+    const reply = sessions.shared("d.db", "SELECT COUNT(*) AS n FROM t", null);
+    expect(reply.kind === "rowsUtf8" && new TextDecoder().decode(Buffer.concat(reply.pieces))).toBe('{"columns":["n"],"data":[{"n":2}]}');
+    other.close();
+    sessions.closeAll();
+  });
+
   test("a shared handle never runs a statement that would leave state behind", () => {
     const folder = folderWith("CREATE TABLE t(id INTEGER PRIMARY KEY, v);");
     const sessions = new Sessions(folder, 1000);
