@@ -8,7 +8,7 @@ import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { SharedWrite, WorkerReply } from "./messages";
 import { attachPrivate, detachPrivate, formatCounters, parseCounters, readCounters, setCounters, type Counters } from "./counters";
-import { asksForCounters, firstStatement, leavesConnectionState } from "./sql-statements";
+import { asksForCounters, firstStatement, leavesConnectionState, startsLikeRead, startsLikeWrite } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
 import type { WriteGate } from "./write-gate";
 
@@ -163,10 +163,11 @@ export class Sessions {
     const text = sql.slice(found.start, found.end);
     const confined = confine(text, (name) => resolveDbPath(this.folder, name));
     if (!confined.ok && !found.more) return { kind: "sqlError", code: SQLITE_AUTH, message: confined.message, counters: null };
+    const source = confined.ok ? confined.sql : text;
     let statement;
     try {
       // A syntax error in the first statement is reported before "Multiple statements".
-      statement = handle.prepare(confined.ok ? confined.sql : text);
+      statement = handle.prepare(source);
     } catch (error) {
       return sqlErrorOutcome(error);
     }
@@ -179,8 +180,8 @@ export class Sessions {
       return this.#runAndFinalize(statement, this.#writeTurn(handle, db, statement, place.session));
     }
     // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
-    if (statement.readonly && QUERY_START.test(text)) return this.#sharedRead(handle, statement, confined.ok ? confined.sql : text);
-    if (place.write === null || statement.readonly || !WRITE_START.test(text)) return declined(statement);
+    if (statement.readonly && startsLikeRead(text)) return this.#sharedRead(handle, statement, source);
+    if (place.write === null || statement.readonly || !startsLikeWrite(text)) return declined(statement);
     const schema = readSchema(handle).use;
     if (schema.views || schema.triggers) return declined(statement);
     const counters = parseCounters(place.write.counters);
@@ -260,14 +261,6 @@ export class Sessions {
     return this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs);
   }
 }
-
-/** How a read that may run on a shared handle starts. */
-const QUERY_START = /^(?:SELECT|VALUES|WITH)\b/i;
-/**
- * How a write that may run on a shared handle starts: INSERT, UPDATE or DELETE, perhaps
- * after WITH. Those cannot leave the handle in a transaction or with any other state behind.
- */
-const WRITE_START = /^(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
 
 /** For the session's own handle to run instead. */
 function declined(statement: Statement): Outcome {

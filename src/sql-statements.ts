@@ -110,7 +110,24 @@ function skipQuoted(sql: string, at: number, close: string): number {
   }
 }
 
+/** How a read that may run on a shared handle starts. */
 const READ_START = /^\s*(?:SELECT|WITH|VALUES)\b/i;
+/**
+ * How a write that may run on a shared handle starts: INSERT, UPDATE or DELETE, perhaps
+ * after WITH. Those cannot leave the handle in a transaction or with any other state behind.
+ */
+const WRITE_START = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
+
+/** Whether a statement starts like a query. */
+export function startsLikeRead(sql: string): boolean {
+  return READ_START.test(sql);
+}
+
+/** Whether a statement starts like an INSERT, UPDATE or DELETE. */
+export function startsLikeWrite(sql: string): boolean {
+  return WRITE_START.test(sql);
+}
+
 /** SQL functions whose value depends on the connection, not on the database. */
 const CONNECTION_FUNCTIONS = /\b(?:last_insert_rowid|changes|total_changes)\s*\(/i;
 
@@ -128,8 +145,6 @@ export function asksForCounters(sql: string): boolean {
 export function mayReadAnywhere(sql: string): boolean {
   return READ_START.test(sql) && !asksForCounters(sql) && !SEES_PRIVATE.test(sql);
 }
-
-const WRITE_START = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE|WITH)\b/i;
 
 /**
  * Whether an autocommit write may run on a reader's handle (see worker-pool.ts): it must
