@@ -111,6 +111,14 @@ class Thread {
     this.#send(read.message, read);
   }
 
+  /** Copies of reads another reader holds, now counted in this reader's load too. */
+  takeOver(reads: readonly Read[]): void {
+    for (const read of reads) {
+      this.load++;
+      this.sendRead(read);
+    }
+  }
+
   /** Reads in this reader's inbox that no reader has taken yet (behind the first entry, if `behindFirst`). */
   unclaimedReads(behindFirst = false): Read[] {
     return [...this.#inbox].filter((pending, i): pending is Read => pending instanceof Read && pending.unclaimed && !(i === 0 && behindFirst));
@@ -428,10 +436,7 @@ export class WorkerPool {
       }
       if (stuck.length === 0) return;
       idle.permit = this.#statements.tryAcquire();
-      for (const read of stuck) {
-        idle.load++;
-        idle.sendRead(read);
-      }
+      idle.takeOver(stuck);
     }
   }
 
@@ -488,10 +493,7 @@ export class WorkerPool {
       if (replacement && thread.permit && untouched.length > 0) {
         replacement.permit = thread.permit;
         thread.permit = null;
-        for (const read of untouched) {
-          replacement.load++;
-          replacement.sendRead(read);
-        }
+        replacement.takeOver(untouched);
       }
       thread.fail(error);
       this.#gates.releaseAll(thread.owner); // it may have died inside a write
