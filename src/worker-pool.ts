@@ -26,6 +26,10 @@
 // as one group, for one permit and one reader.
 // A write to a database lines up right behind a write to it on a reader, if there is one
 // and nothing waits for a permit: it would only wait for that write's lock anyway.
+// One exception to "a free permit is taken at once": a read may queue behind a reader that
+// is at work and keeping up (its queue should be done within HOLD_UP_MS), since waking a
+// sleeping reader costs more than a quick read; should that reader then answer nothing for
+// HOLD_UP_MS, the reads queued behind it are copied to an idle reader as above.
 
 import { formatCounters, ZERO_COUNTERS } from "./counters";
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
@@ -34,6 +38,29 @@ import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
 import { mayReadAnywhere, mayWriteAnywhere } from "./sql-statements";
 import { WriteGate } from "./write-gate";
+
+/**
+ * How long a read may be held up behind a busy reader while a permit is free: the most a
+ * reader's queue may be expected to take for a read to join it, and how long the reader may
+ * then go without answering before that read is copied to an idle reader.
+ */
+export const HOLD_UP_MS = 2;
+/**
+ * Reads shorter than this on average are worth queueing behind each other: waking a sleeping
+ * reader for one costs about as much (a round trip to it is ~60 µs here, docs/performance.md).
+ */
+export const QUICK_READ_MS = 0.1;
+
+/** Time, and a callback later: performance.now and setTimeout, or a test's own. */
+export interface Clock {
+  now(): number;
+  after(ms: number, callback: () => void): void;
+}
+
+const REAL_CLOCK: Clock = {
+  now: () => performance.now(),
+  after: (ms, callback) => void setTimeout(callback, ms).unref(),
+};
 
 export class WorkerCrashedError extends Error {
   readonly code = "WORKER_CRASHED";
@@ -50,6 +77,7 @@ export interface PoolOptions {
   /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
   createWorker: () => Worker;
+  clock?: Clock;
 }
 
 /**
@@ -83,6 +111,13 @@ class Thread {
   load = 0;
   /** Readers: the permit held while `load` > 0. */
   permit: Permit | null = null;
+  /** Readers: when the read now running began, as seen from here (the last answer, or new work while idle). */
+  #lastProgress = 0;
+  /**
+   * Readers: a moving average of the time between answers, over about the last 32 (fewer
+   * would let one late turn of this thread's event loop count as a slow read); long until measured.
+   */
+  #msPerRead = HOLD_UP_MS;
   readonly #inbox = new Queue<Pending>();
 
   constructor(
@@ -90,16 +125,39 @@ class Thread {
     readonly reader: boolean,
     /** Whose write gates are this Worker's (see write-gate.ts). */
     readonly owner: number,
+    readonly clock: Clock,
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
   ) {
     worker.onmessage = (event: MessageEvent<string | ArrayBuffer | ArrayBuffer[]>) => {
       const pending = this.#inbox.shift();
       pending?.settle(decodeReply(event.data));
-      if (pending instanceof Read) onReadDone(this);
+      if (pending instanceof Read) {
+        const now = clock.now();
+        this.#msPerRead += (now - this.#lastProgress - this.#msPerRead) / 32;
+        this.#lastProgress = now;
+        onReadDone(this);
+      }
     };
     worker.onerror = (event) => onCrash(this, new WorkerCrashedError(`database worker failed: ${summarize(event.message)}`));
     worker.addEventListener("close", () => onCrash(this, new WorkerCrashedError("database worker exited")));
+  }
+
+  /** Readers: `reads` more queued or about to be sent here. */
+  addLoad(reads: number): void {
+    if (this.load === 0) this.#lastProgress = this.clock.now();
+    this.load += reads;
+  }
+
+  /** Readers: at work on quick reads, and expected to answer all it holds within HOLD_UP_MS. */
+  keepsUp(now: number): boolean {
+    const msPerRead = this.#msPerRead;
+    return this.load > 0 && msPerRead < QUICK_READ_MS && this.load * msPerRead < HOLD_UP_MS && !this.stalled(now);
+  }
+
+  /** Readers: has answered nothing for HOLD_UP_MS. */
+  stalled(now: number): boolean {
+    return now - this.#lastProgress >= HOLD_UP_MS;
   }
 
   request(request: WorkerRequest): Promise<WorkerReply> {
@@ -113,10 +171,8 @@ class Thread {
 
   /** Copies of reads another reader holds, now counted in this reader's load too. */
   takeOver(reads: readonly Read[]): void {
-    for (const read of reads) {
-      this.load++;
-      this.sendRead(read);
-    }
+    this.addLoad(reads.length);
+    for (const read of reads) this.sendRead(read);
   }
 
   /** Reads in this reader's inbox that no reader has taken yet (behind the first entry, if `behindFirst`). */
@@ -249,9 +305,13 @@ export class WorkerPool {
   readonly #generations = new Map<string, number>();
   #nextSession = 1;
   #closing = false;
+  readonly #clock: Clock;
+  /** A stall check is due (see #watchStalls). */
+  #watching = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#statements = options.statements;
     for (let i = 0; i < options.readers; i++) this.#spawn(true);
     for (let i = 0; i < options.keepIdle; i++) this.#spawn(false);
@@ -263,6 +323,19 @@ export class WorkerPool {
 
   /** A turn on a reader: a free permit and an idle reader, a place behind a busy one, or a wait. */
   async readTurn(): Promise<Turn> {
+    if (this.#statements.waiting === 0) {
+      // A reader at work and keeping up finds the read in its inbox; an idle one would have to be woken.
+      const now = this.#clock.now();
+      // The busiest such reader: spreading reads over several would keep waking each of them.
+      let quick: Thread | null = null;
+      for (const reader of this.#readers) {
+        if (!reader.dead && reader.keepsUp(now) && (!quick || reader.load > quick.load)) quick = reader;
+      }
+      if (quick) {
+        if (this.#statements.available > 0) this.#watchStalls();
+        return this.#readTurnOn(quick);
+      }
+    }
     const free = this.#statements.tryAcquire();
     if (free) return this.#readTurnOn(this.#startReader(free));
     if (this.#statements.waiting === 0) {
@@ -370,7 +443,7 @@ export class WorkerPool {
       reader: this.#statements.acquire().then((permit) => {
         if (this.#waitingReads === group) this.#waitingReads = null;
         const reader = this.#startReader(permit);
-        reader.load += group.reads; // reserved for every read of the group before anything else runs
+        reader.addLoad(group.reads); // reserved for every read of the group before anything else runs
         return reader;
       }),
     };
@@ -392,7 +465,7 @@ export class WorkerPool {
   }
 
   #readTurnOn(reader: Thread): Turn {
-    reader.load++; // keeps the reader, and its permit, busy until the read is answered
+    reader.addLoad(1); // keeps the reader, and its permit, busy until the read is answered
     return this.#reservedTurn(reader);
   }
 
@@ -423,21 +496,37 @@ export class WorkerPool {
     this.#rebalance();
   }
 
-  /** A permit came free: reads still waiting behind a busy reader get copied to an idle one. */
+  /**
+   * A permit came free, or is free while a reader stalls: reads still waiting behind a busy
+   * reader that is not keeping up get copied to an idle one.
+   */
   #rebalance(): void {
+    const now = this.#clock.now();
     while (this.#statements.waiting === 0 && this.#statements.available > 0) {
       const idle = this.#idleReader();
-      if (!idle) return;
+      if (!idle) break;
       let stuck: Read[] = [];
       for (const reader of this.#readers) {
-        if (reader.load === 0 || reader.dead) continue;
+        if (reader.load === 0 || reader.dead || reader.keepsUp(now)) continue;
         const reads = reader.heldUpReads().filter((read) => !this.#closingDbs.has(read.db));
         if (reads.length > stuck.length) stuck = reads;
       }
-      if (stuck.length === 0) return;
+      if (stuck.length === 0) break;
       idle.permit = this.#statements.tryAcquire();
       idle.takeOver(stuck);
     }
+    // Reads left behind a reader that keeps up, with a permit free: watch that it goes on doing so.
+    if (this.#statements.available > 0 && this.#readers.some((reader) => reader.load > 1)) this.#watchStalls();
+  }
+
+  /** In HOLD_UP_MS, rebalances: the reads behind a reader that has answered nothing since move. */
+  #watchStalls(): void {
+    if (this.#watching) return;
+    this.#watching = true;
+    this.#clock.after(HOLD_UP_MS, () => {
+      this.#watching = false;
+      this.#rebalance();
+    });
   }
 
   /** A reader with nothing to do, and so without a permit. */
@@ -458,6 +547,7 @@ export class WorkerPool {
       this.#options.createWorker(),
       reader,
       this.#nextOwner++,
+      this.#clock,
       (t, error) => this.#onCrash(t, error),
       (t) => this.#readDone(t),
     );

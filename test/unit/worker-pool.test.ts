@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
 import { Semaphore } from "../../src/semaphore";
-import { WorkerPool, type Session } from "../../src/worker-pool";
+import { HOLD_UP_MS, WorkerPool, type Clock, type Session } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
 class FakeWorker {
@@ -77,10 +77,30 @@ class FakeWorker {
   }
 }
 
+/** Time stands still until the test moves it with tick(), which also runs the callbacks due by then. */
+class FakeClock implements Clock {
+  time = 0;
+  #timers: { at: number; callback: () => void }[] = [];
+  now(): number {
+    return this.time;
+  }
+  after(ms: number, callback: () => void): void {
+    this.#timers.push({ at: this.time + ms, callback });
+  }
+  tick(ms: number): void {
+    this.time += ms;
+    const due = this.#timers.filter((timer) => timer.at <= this.time);
+    this.#timers = this.#timers.filter((timer) => timer.at > this.time);
+    for (const timer of due) timer.callback();
+  }
+}
+
 function setup(permits: number) {
   const workers: FakeWorker[] = [];
   const statements = new Semaphore(permits);
+  const clock = new FakeClock();
   const pool = new WorkerPool({
+    clock,
     folder: "/nowhere",
     busyTimeoutMs: 100,
     statements,
@@ -112,12 +132,20 @@ function setup(permits: number) {
     const queued = await start("SELECT queued", queuedDb); // behind "slow", on a tie
     return { reader0, reader1, slow, quick, queued };
   };
-  return { pool, workers, statements, start, slowQuickQueued };
+  /** Reader 0 answers `count` reads at once, as a reader does under a load of quick reads. */
+  const warmUp = async (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const read = await start("SELECT warm");
+      workers[0]!.step();
+      await read.answer;
+    }
+  };
+  return { pool, workers, statements, clock, start, slowQuickQueued, warmUp };
 }
 
 describe("WorkerPool scheduling", () => {
   test("reads take a free permit and an idle reader, then queue behind the least-loaded busy one", async () => {
-    const { workers, statements, start } = setup(2);
+    const { workers, statements, clock, start } = setup(2);
     const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
     const first = await start("SELECT 1");
     const second = await start("SELECT 2");
@@ -127,8 +155,11 @@ describe("WorkerPool scheduling", () => {
     const fourth = await start("SELECT 4");
     expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT 1", "SELECT 3"], ["SELECT 2", "SELECT 4"]]);
     expect(workers.length).toBe(2); // no session Worker for stateless reads
-    for (const reader of [reader0, reader1, reader0]) reader.step();
-    // reader0 went idle while "SELECT 4" waited behind reader1: it got a copy, and the permit.
+    reader0.step();
+    reader1.step();
+    clock.tick(HOLD_UP_MS);
+    reader0.step();
+    // reader0 went idle while "SELECT 4" waited behind reader1, silent for HOLD_UP_MS: it got a copy, and the permit.
     expect(reader0.waiting).toEqual(["SELECT 4"]);
     expect(reader1.step()).toBe("SELECT 4");
     expect(reader0.step()).toBe("skipped SELECT 4");
@@ -186,6 +217,59 @@ describe("WorkerPool scheduling", () => {
     expect(reader.step()).toBe("SELECT c");
     expect(await (await readC).answer).toBe("SELECT c");
     expect(statements.available).toBe(1);
+  });
+
+  test("a read queues behind a reader that keeps up, even with a permit free, and moves when it stalls", async () => {
+    const { workers, statements, clock, start, warmUp } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    await warmUp(100);
+    const a = await start("SELECT a");
+    const b = await start("SELECT b"); // reader0 at work and quick: no need to wake reader1
+    expect([reader0.waiting, reader1.waiting, statements.available]).toEqual([["SELECT a", "SELECT b"], [], 1]);
+    reader0.begin(); // "SELECT a" turns out slow
+    clock.tick(HOLD_UP_MS / 2);
+    expect(reader1.waiting).toEqual([]);
+    clock.tick(HOLD_UP_MS / 2); // silent for HOLD_UP_MS: "SELECT b" is copied to reader1, with the free permit
+    expect([reader1.waiting, statements.available]).toEqual([["SELECT b"], 0]);
+    expect(reader1.step()).toBe("SELECT b");
+    expect(await b.answer).toBe("SELECT b");
+    expect([reader0.step(), reader0.step()]).toEqual(["SELECT a", "skipped SELECT b"]);
+    expect(await a.answer).toBe("SELECT a");
+    expect(statements.available).toBe(2);
+  });
+
+  test("a permit that frees leaves the reads queued behind a reader that keeps up where they are, until it stalls", async () => {
+    const { workers, statements, clock, start, warmUp } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    await warmUp(100);
+    const a = await start("SELECT a");
+    const ddl = await start("CREATE TABLE t(x)"); // the other permit, on a session Worker
+    const b = await start("SELECT b");
+    expect(reader0.waiting).toEqual(["SELECT a", "SELECT b"]);
+    expect(workers[2]!.step()).toBe("CREATE TABLE t(x)");
+    await ddl.answer;
+    // Copying "SELECT b" would wake reader1 for a read reader0 is about to run.
+    expect([reader1.waiting, statements.available]).toEqual([[], 1]);
+    reader0.begin(); // but "SELECT a" turns out slow
+    clock.tick(HOLD_UP_MS);
+    expect(reader1.waiting).toEqual(["SELECT b"]);
+    expect([reader1.step(), reader0.step(), reader0.step()]).toEqual(["SELECT b", "SELECT a", "skipped SELECT b"]);
+    expect([await a.answer, await b.answer]).toEqual(["SELECT a", "SELECT b"]);
+  });
+
+  test("a read does not queue behind a reader whose reads have been taking long while a permit is free", async () => {
+    const { workers, clock, start, warmUp } = setup(2);
+    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
+    await warmUp(100);
+    const slow = await start("SELECT slow");
+    clock.tick(10 * HOLD_UP_MS);
+    reader0.step();
+    await slow.answer;
+    const a = await start("SELECT a");
+    const b = await start("SELECT b");
+    expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT a"], ["SELECT b"]]);
+    expect([reader0.step(), reader1.step()]).toEqual(["SELECT a", "SELECT b"]);
+    expect([await a.answer, await b.answer]).toEqual(["SELECT a", "SELECT b"]);
   });
 
   test("a reader that dies takes only the read it was on; its replacement runs the rest", async () => {
