@@ -516,7 +516,7 @@ export class WorkerPool {
       idle.takeOver(stuck);
     }
     // Reads left behind a reader that keeps up, with a permit free: watch that it goes on doing so.
-    if (this.#statements.available > 0 && this.#readers.some((reader) => reader.load > 1)) this.#watchStalls();
+    if (this.#statements.available > 0 && this.#readers.some((reader) => !reader.dead && reader.load > 1)) this.#watchStalls();
   }
 
   /** In HOLD_UP_MS, rebalances: the reads behind a reader that has answered nothing since move. */
