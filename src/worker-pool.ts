@@ -26,10 +26,10 @@
 // as one group, for one permit and one reader.
 // A write to a database lines up right behind a write to it on a reader, if there is one
 // and nothing waits for a permit: it would only wait for that write's lock anyway.
-// One exception to "a free permit is taken at once": a read may queue behind a reader that
-// is at work and keeping up (its queue should be done within HOLD_UP_MS), since waking a
-// sleeping reader costs more than a quick read; should that reader then answer nothing for
-// HOLD_UP_MS, the reads queued behind it are copied to an idle reader as above.
+// One exception to "a free permit is taken at once": a read may queue behind a reader at
+// work on quick reads (QUICK_READ_MS) whose queue should be done within HOLD_UP_MS, since
+// waking a sleeping reader costs about as much as such a read; should that reader then
+// answer nothing for HOLD_UP_MS, the reads queued behind it are copied to an idle reader.
 
 import { formatCounters, ZERO_COUNTERS } from "./counters";
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
@@ -40,9 +40,10 @@ import { mayReadAnywhere, mayWriteAnywhere } from "./sql-statements";
 import { WriteGate } from "./write-gate";
 
 /**
- * How long a read may be held up behind a busy reader while a permit is free: the most a
+ * Bounds how long a read is held up behind a busy reader while a permit is free: the most a
  * reader's queue may be expected to take for a read to join it, and how long the reader may
- * then go without answering before that read is copied to an idle reader.
+ * then go without answering before that read is copied to an idle reader (found by a check
+ * every HOLD_UP_MS, so the read waits about twice this at most).
  */
 export const HOLD_UP_MS = 2;
 /**
