@@ -333,8 +333,9 @@ export class WorkerPool {
         if (!reader.dead && reader.keepsUp(now) && (!quick || reader.load > quick.load)) quick = reader;
       }
       if (quick) {
-        if (this.#statements.available > 0) this.#watchStalls();
-        return this.#readTurnOn(quick);
+        const turn = this.#readTurnOn(quick);
+        this.#watchStalls();
+        return turn;
       }
     }
     const free = this.#statements.tryAcquire();
@@ -516,13 +517,16 @@ export class WorkerPool {
       idle.permit = this.#statements.tryAcquire();
       idle.takeOver(stuck);
     }
-    // Reads left behind a reader that keeps up, with a permit free: watch that it goes on doing so.
-    if (this.#statements.available > 0 && this.#readers.some((reader) => !reader.dead && reader.load > 1)) this.#watchStalls();
+    this.#watchStalls(); // reads may be left behind a reader that keeps up: watch that it goes on doing so
   }
 
-  /** In HOLD_UP_MS, rebalances: the reads behind a reader that has answered nothing since move. */
+  /**
+   * While reads wait behind a reader with a permit free, rebalances in HOLD_UP_MS: the reads
+   * behind a reader that has answered nothing since then move.
+   */
   #watchStalls(): void {
-    if (this.#watching) return;
+    if (this.#watching || this.#statements.available === 0) return;
+    if (!this.#readers.some((reader) => !reader.dead && reader.load > 1)) return;
     this.#watching = true;
     this.#clock.after(HOLD_UP_MS, () => {
       this.#watching = false;
