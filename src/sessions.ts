@@ -35,6 +35,7 @@ type Place =
   | { own: false; write: SharedWrite | null };
 
 const SQLITE_ERROR = 1;
+const SQLITE_BUSY = 5;
 const SQLITE_TOOBIG = 18;
 const SQLITE_MISUSE = 21;
 const SQLITE_AUTH = 23;
@@ -147,7 +148,7 @@ export class Sessions {
     try {
       // busy_timeout first, so that switching to WAL waits for a lock instead of failing.
       handle.run(`PRAGMA busy_timeout=${this.busyTimeoutMs}`);
-      handle.run("PRAGMA journal_mode=WAL");
+      retryWhileBusy(() => handle.run("PRAGMA journal_mode=WAL"), this.busyTimeoutMs);
       handle.run("PRAGMA synchronous=NORMAL");
       return handle;
     } catch (error) {
@@ -259,6 +260,24 @@ export class Sessions {
   #writeTurn(handle: Database, db: string, statement: Statement, session: number): Disposable | null {
     if (!this.gate || statement.readonly || handle.inTransaction || this.#stateful.has(session)) return null;
     return this.gate.gate.enter(db, this.gate.owner, this.busyTimeoutMs);
+  }
+}
+
+/**
+ * Runs `step` again while it fails with SQLITE_BUSY, for up to `timeoutMs`. Two handles that
+ * switch a new database to WAL at once can get SQLITE_BUSY at once, without the busy handler
+ * (each holds a shared lock the other's switch must wait for); the one that lost must retry.
+ */
+export function retryWhileBusy(step: () => void, timeoutMs: number, sleep = (ms: number) => Bun.sleepSync(ms)): void {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return step();
+    } catch (error) {
+      const busy = error instanceof Error && "errno" in error && typeof error.errno === "number" && (error.errno & 0xff) === SQLITE_BUSY;
+      if (!busy || performance.now() >= deadline) throw error;
+      sleep(1);
+    }
   }
 }
 
