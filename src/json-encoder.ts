@@ -143,15 +143,18 @@ function cachedRowLayout(columns: readonly string[]): ReturnType<typeof rowLayou
  */
 export type Row = readonly SqlValue[] | { readonly [name: string]: SqlValue };
 
+/** How encodeRowsUtf8 writes: see Utf8Writer. */
+export type RowsOutput = { maxBytes?: number; chunkBytes?: number; onChunk?: (chunks: number) => void };
+
 /**
  * The QUERY success body, `{"columns":[…],"data":[{…},…]}`, as UTF-8 in chunks of about
  * `chunkBytes`, so that a large result never exists as one string. Throws ResultTooBigError
  * once the body would pass `maxBytes`.
  */
-export function encodeRowsUtf8(columns: readonly string[], rows: Iterable<Row>, maxBytes = Infinity, chunkBytes = 65536): Uint8Array[] {
+export function encodeRowsUtf8(columns: readonly string[], rows: Iterable<Row>, output: RowsOutput = {}): Uint8Array[] {
   const { head, prefixes, names, indexes } = cachedRowLayout(columns);
   const width = indexes.length;
-  const out = new Utf8Writer(maxBytes, chunkBytes);
+  const out = new Utf8Writer(output.maxBytes, output.chunkBytes, output.onChunk);
   out.bytes(head);
   let keys: readonly (string | number)[] | null = null;
   for (const row of rows as Iterable<Record<string | number, SqlValue>>) {

@@ -22,9 +22,11 @@ export class Utf8Writer {
    * Throws ResultTooBigError once the output passes `maxBytes`: when a chunk fills up or the
    * output is finished, and before making room for a value that alone would pass it.
    */
+  /** `onChunk`: called with the number of full chunks each time one fills up. */
   constructor(
     readonly maxBytes = Infinity,
     readonly chunkBytes = 65536,
+    readonly onChunk: ((chunks: number) => void) | null = null,
   ) {
     // Most results are a row or two (a point query of bench.db is ~150 bytes): a first chunk
     // of 64 KiB would cost more to allocate and zero than to fill.
@@ -133,7 +135,10 @@ export class Utf8Writer {
   #room(bytes: number, atLeast = bytes): void {
     if (this.#at + bytes <= this.#chunk.length) return;
     this.#check(this.length + atLeast);
-    if (this.#at > 0) this.#chunks.push(this.#chunk.subarray(0, this.#at));
+    if (this.#at > 0) {
+      const full = this.#chunks.push(this.#chunk.subarray(0, this.#at));
+      this.onChunk?.(full);
+    }
     this.#done += this.#at;
     this.#chunk = new Uint8Array(Math.max(this.chunkBytes, bytes));
     this.#at = 0;

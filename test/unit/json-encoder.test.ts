@@ -4,7 +4,7 @@ import { ResultTooBigError } from "../../src/utf8-writer";
 
 /** The whole body as a string. */
 function encodeRows(columns: readonly string[], rows: Iterable<Row>, maxBytes = Infinity, chunkBytes?: number): string {
-  return Buffer.concat(encodeRowsUtf8(columns, rows, maxBytes, chunkBytes)).toString("utf8");
+  return Buffer.concat(encodeRowsUtf8(columns, rows, { maxBytes, chunkBytes })).toString("utf8");
 }
 import { parseJson } from "../../src/json-parser";
 
@@ -110,7 +110,7 @@ describe("encodeRowsUtf8", () => {
   test("the chunks join to the whole body, whatever the chunk size", () => {
     const whole = encodeRows(columns, rows);
     for (const size of [1, 10, 100, 100000]) {
-      const chunks = encodeRowsUtf8(columns, rows, Infinity, size);
+      const chunks = encodeRowsUtf8(columns, rows, { chunkBytes: size });
       expect(Buffer.concat(chunks).toString("utf8")).toBe(whole);
       if (size < 100) expect(chunks.length).toBeGreaterThan(10);
     }
@@ -118,11 +118,11 @@ describe("encodeRowsUtf8", () => {
   });
 
   test("a body past the maximum is refused, before a huge value is allocated", () => {
-    expect(() => encodeRowsUtf8(columns, rows, 500, 64)).toThrow(ResultTooBigError);
+    expect(() => encodeRowsUtf8(columns, rows, { maxBytes: 500, chunkBytes: 64 })).toThrow(ResultTooBigError);
     expect(Buffer.byteLength(encodeRows(columns, rows, 100000))).toBeLessThan(100000);
     const whole = encodeRows(columns, rows);
     expect(encodeRows(columns, rows, Buffer.byteLength(whole))).toBe(whole); // exactly at the maximum
     expect(() => encodeRows(columns, rows, Buffer.byteLength(whole) - 1)).toThrow(ResultTooBigError);
-    expect(() => encodeRowsUtf8(["b"], [[new Uint8Array(1000)]], 1000)).toThrow(ResultTooBigError);
+    expect(() => encodeRowsUtf8(["b"], [[new Uint8Array(1000)]], { maxBytes: 1000 })).toThrow(ResultTooBigError);
   });
 });

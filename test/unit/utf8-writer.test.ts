@@ -34,6 +34,18 @@ describe("Utf8Writer", () => {
     expect(Math.max(...chunks.map((chunk) => chunk.buffer.byteLength))).toBe(Buffer.byteLength(text));
   });
 
+  test("onChunk hears of each chunk as it fills, with the count of full chunks", () => {
+    const counts: number[] = [];
+    const out = new Utf8Writer(Infinity, 4, (chunks) => counts.push(chunks));
+    out.ascii("abc"); // the first chunk is 4 bytes here
+    expect(counts).toEqual([]);
+    out.ascii("defg"); // does not fit: the first chunk is full
+    out.ascii("hijk"); // nor this: the second
+    expect(counts).toEqual([1, 2]);
+    expect(Buffer.concat(out.finish()).toString()).toBe("abcdefghijk");
+    expect(counts).toEqual([1, 2]); // finishing is not filling
+  });
+
   test("the same bytes whatever the chunk size", () => {
     const write = (out: Utf8Writer) => {
       out.ascii('{"a":');
