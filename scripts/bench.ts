@@ -121,12 +121,17 @@ async function memoryFigures(serverPid: number, port: number) {
   return figures;
 }
 
+/**
+ * On a server of its own: peaks are above its idle RSS after one point query (which starts
+ * a reader), not above the RSS the SELECTs before left behind.
+ */
 async function scaling(serverPid: number, port: number) {
   const rows: { rows: number; ms: number; response_mb: number; peak_rss_above_idle_mb: number }[] = [];
   const c = await client(port);
   await c.request(point("1"));
+  const idle = await settle(serverPid);
   for (const limit of [1_000, 10_000, 100_000]) {
-    const idle = await settle(serverPid);
+    await settle(serverPid);
     let peak = idle;
     const sampler = setInterval(() => (peak = Math.max(peak, rss(serverPid))), 5);
     const started = performance.now();
@@ -178,12 +183,18 @@ async function main() {
     if (!values.only) {
       server.proc.kill("SIGTERM");
       await server.proc.exited;
-      // A fresh server for memory: nothing warmed by the load above.
-      const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
-      const memory = await memoryFigures(fresh.proc.pid, fresh.port);
-      const scale = await scaling(fresh.proc.pid, fresh.port);
-      fresh.proc.kill("SIGTERM");
-      await fresh.proc.exited;
+      // Fresh servers for memory: nothing warmed by the load above, or by each other.
+      const onFreshServer = async <T>(measure: (pid: number, port: number) => Promise<T>): Promise<T> => {
+        const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
+        try {
+          return await measure(fresh.proc.pid, fresh.port);
+        } finally {
+          fresh.proc.kill("SIGTERM");
+          await fresh.proc.exited;
+        }
+      };
+      const memory = await onFreshServer(memoryFigures);
+      const scale = await onFreshServer(scaling);
       Object.assign(results, { memory, scaling: scale });
       console.log("\n| memory | RSS MB |\n|---|---|");
       for (const [name, mb] of Object.entries(memory)) console.log(`| ${name} | ${mb.toFixed(1)} |`);
