@@ -21,8 +21,8 @@ export class Utf8Writer {
   /**
    * Throws ResultTooBigError once the output passes `maxBytes`: when a chunk fills up or the
    * output is finished, and before making room for a value that alone would pass it.
+   * `onChunk`: called with the number of full chunks each time one fills up.
    */
-  /** `onChunk`: called with the number of full chunks each time one fills up. */
   constructor(
     readonly maxBytes = Infinity,
     readonly chunkBytes = 65536,
