@@ -274,8 +274,7 @@ export function retryWhileBusy(step: () => void, timeoutMs: number, sleep = (ms:
     try {
       return step();
     } catch (error) {
-      const busy = error instanceof Error && "errno" in error && typeof error.errno === "number" && (error.errno & 0xff) === SQLITE_BUSY;
-      if (!busy || performance.now() >= deadline) throw error;
+      if (primaryCode(error) !== SQLITE_BUSY || performance.now() >= deadline) throw error;
       sleep(1);
     }
   }
@@ -383,11 +382,15 @@ function sqlErrorOutcome(error: unknown): Outcome {
   return { kind: "sqlError", ...sqlError(error), counters: null };
 }
 
+/** A SQLiteError's primary result code (its `errno` is the extended one); null for any other error. */
+function primaryCode(error: unknown): number | null {
+  return error instanceof Error && "errno" in error && typeof error.errno === "number" ? error.errno & 0xff : null;
+}
+
 function sqlError(error: unknown): { code: number; message: string } {
   if (error instanceof ResultTooBigError) return { code: SQLITE_TOOBIG, message: error.message };
-  if (error instanceof Error && "errno" in error && typeof error.errno === "number") {
-    return { code: error.errno & 0xff, message: error.message };
-  }
+  const code = primaryCode(error);
+  if (code !== null) return { code, message: (error as Error).message };
   // bun:sqlite throws a plain Error for text SQLite found no statement in.
   if (error instanceof Error && error.message === "Invalid SQL statement") return { code: SQLITE_MISUSE, message: "empty query" };
   return { code: SQLITE_ERROR, message: error instanceof Error ? error.message : String(error) };
