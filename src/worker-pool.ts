@@ -33,6 +33,7 @@
 
 import { formatCounters, ZERO_COUNTERS } from "./counters";
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
+import { PollingFlag } from "./poll";
 import { Queue } from "./queue";
 import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
@@ -77,8 +78,20 @@ export interface PoolOptions {
   maxThreads: number;
   /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
-  createWorker: () => Worker;
+  createWorker: () => DatabaseWorker;
   clock?: Clock;
+}
+
+/** A reply as a Worker posts it (see messages.ts). */
+export type WorkerMessage = string | ArrayBuffer | ArrayBuffer[];
+
+/** What the pool needs of a Worker: a real one is a ChannelledWorker (worker-channel.ts). */
+export interface DatabaseWorker {
+  onmessage: ((event: { data: WorkerMessage }) => void) | null;
+  onerror: ((event: { message: string }) => void) | null;
+  addEventListener(type: "close", listener: () => void): void;
+  postMessage(message: string | InitRequest): void;
+  terminate(): void;
 }
 
 /**
@@ -122,15 +135,15 @@ class Thread {
   readonly #inbox = new Queue<Pending>();
 
   constructor(
-    readonly worker: Worker,
+    readonly worker: DatabaseWorker,
     readonly reader: boolean,
-    /** Whose write gates are this Worker's (see write-gate.ts). */
+    /** Whose write gates and polling flag are this Worker's (see write-gate.ts, poll.ts). */
     readonly owner: number,
     readonly clock: Clock,
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
   ) {
-    worker.onmessage = (event: MessageEvent<string | ArrayBuffer | ArrayBuffer[]>) => {
+    worker.onmessage = (event) => {
       const pending = this.#inbox.shift();
       pending?.settle(decodeReply(event.data));
       if (pending instanceof Read) {
@@ -294,7 +307,8 @@ export class WorkerPool {
   readonly #statements: Semaphore;
   readonly #claims = new Claims();
   readonly #gates = new WriteGate();
-  /** Numbers the Workers for the write gates they hold (0 is nobody). */
+  readonly #polling = new PollingFlag();
+  /** Numbers the Workers for the write gates and polling flag they hold (0 is nobody). */
   #nextOwner = 1;
   readonly #readers: Thread[] = [];
   readonly #threads = new Set<Thread>();
@@ -557,7 +571,7 @@ export class WorkerPool {
       (t) => this.#readDone(t),
     );
     const { folder, busyTimeoutMs } = this.#options;
-    const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner };
+    const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner, polling: this.#polling.buffer };
     thread.request({ kind: "init", folder, busyTimeoutMs, ...shared });
     if (reader) this.#readers.push(thread);
     else this.#threads.add(thread);
@@ -568,7 +582,13 @@ export class WorkerPool {
     this.#threads.delete(thread);
     thread.dead = true;
     thread.worker.terminate();
-    this.#gates.releaseAll(thread.owner); // a Worker stopped at shutdown may be inside a write
+    this.#releaseHeld(thread); // a Worker stopped may be inside a write, or polling
+  }
+
+  /** Frees the write gates and the polling flag a Worker that can no longer free them holds. */
+  #releaseHeld(thread: Thread): void {
+    this.#gates.releaseAll(thread.owner);
+    this.#polling.release(thread.owner);
   }
 
   #idleCount(): number {
@@ -591,7 +611,7 @@ export class WorkerPool {
         replacement.takeOver(untouched);
       }
       thread.fail(error);
-      this.#gates.releaseAll(thread.owner); // it may have died inside a write
+      this.#releaseHeld(thread); // it may have died inside a write, or polling
       thread.load = 0;
       thread.permit?.release();
       thread.permit = null;
@@ -599,7 +619,7 @@ export class WorkerPool {
       return;
     }
     thread.fail(error);
-    this.#gates.releaseAll(thread.owner); // it may have died inside a write
+    this.#releaseHeld(thread); // it may have died inside a write, or polling
     this.#threads.delete(thread);
     if (!this.#closing && this.#idleCount() < this.#options.keepIdle) this.#spawn(false);
   }

@@ -3,11 +3,12 @@
 
 import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
+import { PollingFlag } from "../../src/poll";
 import { Semaphore } from "../../src/semaphore";
-import { HOLD_UP_MS, WorkerPool, type Clock, type Session } from "../../src/worker-pool";
+import { HOLD_UP_MS, WorkerPool, type Clock, type DatabaseWorker, type Session } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
-class FakeWorker {
+class FakeWorker implements DatabaseWorker {
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onerror: ((event: { message: string }) => void) | null = null;
   readonly inbox: string[] = [];
@@ -30,7 +31,10 @@ class FakeWorker {
   crash(): void {
     this.onerror!({ message: "Error: injected" });
   }
-  terminate(): void {}
+  terminated = false;
+  terminate(): void {
+    this.terminated = true;
+  }
 
   /** The SQL (or kind) of each message waiting here. */
   get waiting(): string[] {
@@ -110,7 +114,7 @@ function setup(permits: number) {
     createWorker: () => {
       const worker = new FakeWorker();
       workers.push(worker);
-      return worker as unknown as Worker;
+      return worker;
     },
   });
   /** Starts `sql` on a session of its own and resolves with the SQL of the reply. */
@@ -397,6 +401,35 @@ describe("WorkerPool scheduling", () => {
     expect(await answer).toBe("database worker failed: Error: injected");
     expect(gates.holder("a.db")).toBe(0);
     turn[Symbol.dispose]();
+  });
+});
+
+describe("the polling flag (poll.ts)", () => {
+  test("a session Worker stopped while it polls frees the flag", async () => {
+    const { pool, workers } = setup(1);
+    const session = pool.openSession();
+    const turn = await session.turn("a.db", "CREATE TABLE t(x)", false);
+    const answer = turn.run("a.db", "CREATE TABLE t(x)");
+    const own = workers[1]!;
+    own.step();
+    await answer;
+    turn[Symbol.dispose]();
+    session.end();
+    const polling = new PollingFlag(own.init!.polling);
+    expect(polling.tryTake(own.init!.owner)).toBe(true); // polls after answering endSession
+    own.step();
+    await Bun.sleep(0);
+    expect(own.terminated).toBe(true);
+    expect(polling.holder()).toBe(0);
+  });
+
+  test("a reader that dies while it polls frees the flag", () => {
+    const { workers } = setup(1);
+    const reader = workers[0]!;
+    const polling = new PollingFlag(reader.init!.polling);
+    expect(polling.tryTake(reader.init!.owner)).toBe(true);
+    reader.crash();
+    expect(polling.holder()).toBe(0);
   });
 });
 
