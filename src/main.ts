@@ -8,11 +8,10 @@ import { checkDatabasesFolder, ConfigError, type Settings } from "./config";
 import { log } from "./log";
 import { startServer, type RunningServer } from "./server";
 import { versionText } from "./version";
-import { ChannelledWorker } from "./worker-channel";
 
 // A compiled binary finds the Worker by this path because scripts/build.ts passes it as an
 // extra entrypoint; run from source, it resolves next to this file.
-const createWorker = () => new ChannelledWorker(new URL("./worker.ts", import.meta.url).href);
+const createWorker = () => new Worker(new URL("./worker.ts", import.meta.url).href);
 
 function fail(message: string): never {
   process.stderr.write(oneLine(message));

@@ -17,8 +17,9 @@ const SEP = "\0";
  * `claims`: one flag per read in flight, shared by every reader. A read may be sent to two
  * readers (see worker-pool.ts); the one that flips its flag from 0 to 1 first runs it.
  * `gates`: the write gates (write-gate.ts), shared by every Worker; `polling`: the flag that
- * lets one Worker at a time poll for its next request (poll.ts). `owner`: this Worker's number
- * (> 0), which marks the gates and the flag while it holds them.
+ * lets one Worker at a time poll for its next request, and `posted` the count of requests
+ * posted to this Worker (poll.ts). `owner`: this Worker's number (> 0), which marks the gates
+ * and the flag while it holds them.
  */
 export type InitRequest = {
   kind: "init";
@@ -28,10 +29,8 @@ export type InitRequest = {
   gates: SharedArrayBuffer;
   owner: number;
   polling: SharedArrayBuffer;
+  posted: SharedArrayBuffer;
 };
-
-/** `init` as the Worker receives it: with its end of the channel the rest travels on (worker-channel.ts). */
-export type WorkerInit = InitRequest & { port: MessagePort };
 
 /** `counters`: the session's (see counters.ts); `since`: when it was sent (Date.now()). */
 export type SharedWrite = { counters: string; since: number };

@@ -2,16 +2,17 @@
 // machine a sleeping thread costs some 22 µs of CPU on each side to wake, and an idle virtual
 // CPU is slower still to wake, while the next request often arrives within a few µs of an
 // answer at load, and within one client round trip (~70 µs) at one connection. So a Worker
-// polls its channel for up to POLL_MS, on two conditions:
+// with nothing on its way spins for up to POLL_MS, watching a counter of the requests posted
+// to it (shared memory, bumped by the main thread before each postMessage); once one is on
+// its way it returns to its event loop, which delivers it without sleeping. Two conditions:
 // - only one Worker of the process polls at a time (a flag in shared memory): threads that
 //   spin must never crowd out the main thread (with 4 or 8 readers polling at once on 2
 //   cores, point_16c fell by a third to a half);
-// - only while it pays: a Worker woken from sleep by a request that came later than POLL_MS
-//   after its last answer (so a poll would have missed it) stops polling until one comes
-//   sooner (with 8 readers sharing the reads, polls that rarely found anything cost point_16c
-//   a third).
-
-import { receiveMessageOnPort } from "node:worker_threads";
+// - only while it pays: a Worker woken from sleep by a request that came later than a poll
+//   would have waited stops polling until one comes sooner (with 8 readers sharing the reads,
+//   polls that rarely found anything cost point_16c a third).
+// (`receiveMessageOnPort` would take the message itself, but it needs node:worker_threads,
+// which costs each Worker about 1.1 MB.)
 
 /** How long a Worker polls for its next request before it sleeps until one arrives. */
 export const POLL_MS = 0.1;
@@ -51,14 +52,34 @@ export class PollingFlag {
   }
 }
 
+/** Requests posted to one Worker: the main thread counts each before it posts it. */
+export class PostedCount {
+  readonly #count: Int32Array;
+
+  constructor(readonly buffer = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)) {
+    this.#count = new Int32Array(buffer);
+  }
+
+  add(): void {
+    Atomics.add(this.#count, 0, 1);
+  }
+
+  /** Wraps around as an int32, like `add`. */
+  get value(): number {
+    return Atomics.load(this.#count, 0);
+  }
+}
+
 export class RequestPoller {
-  /** Whether the last request that woke this Worker came within pollMs of its going idle. */
+  /** Requests this Worker has received, wrapping around as PostedCount does (so `!==` stays right). */
+  #received = 0;
+  /** Whether the last request that woke this Worker came soon enough for a poll to find it. */
   #pays = true;
-  /** When this Worker last ran out of requests. */
-  #idleSince = 0;
+  /** When this Worker last ran out of requests, or null while it has some. */
+  #idleSince: number | null = null;
 
   constructor(
-    readonly port: MessagePort,
+    readonly posted: PostedCount,
     readonly flag: PollingFlag,
     /** This Worker's owner number (see PollingFlag). */
     readonly owner: number,
@@ -66,28 +87,32 @@ export class RequestPoller {
     readonly now: () => number = () => performance.now(),
   ) {}
 
+  /** A request was delivered to this Worker. */
+  received(): void {
+    this.#received = (this.#received + 1) | 0;
+    if (this.#idleSince === null) return;
+    this.#pays = this.now() - this.#idleSince < this.pollMs * WOKEN_SLACK;
+    this.#idleSince = null;
+  }
+
   /**
-   * The next request: one already queued, or one that arrives while this Worker polls;
-   * undefined if neither (the Worker then sleeps in its event loop until `onmessage`).
+   * Called after answering: whether another request is on its way, now or after polling for
+   * up to pollMs. Either way the Worker then returns to its event loop, which delivers it.
    */
-  next(): unknown {
-    const queued = receiveMessageOnPort(this.port);
-    if (queued) return queued.message;
+  awaitNext(): boolean {
+    if (this.#onItsWay()) return true;
     this.#idleSince = this.now();
-    if (!this.#pays || !this.flag.tryTake(this.owner)) return undefined;
+    if (!this.#pays || !this.flag.tryTake(this.owner)) return false;
     try {
       const until = this.#idleSince + this.pollMs;
-      let next;
-      do next = receiveMessageOnPort(this.port);
-      while (!next && this.now() < until);
-      return next?.message;
+      while (!this.#onItsWay()) if (this.now() >= until) return false;
+      return true;
     } finally {
       this.flag.release(this.owner);
     }
   }
 
-  /** A request woke this Worker from sleep: would a poll have found it? */
-  woken(): void {
-    this.#pays = this.now() - this.#idleSince < this.pollMs * WOKEN_SLACK;
+  #onItsWay(): boolean {
+    return this.posted.value !== this.#received;
   }
 }

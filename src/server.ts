@@ -9,7 +9,7 @@ import { log } from "./log";
 import { MemoryBudget } from "./memory-budget";
 import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
-import { WorkerPool, type DatabaseWorker } from "./worker-pool";
+import { WorkerPool } from "./worker-pool";
 
 /** Sessions that need their own handles get a Worker each, up to this many (see worker-pool.ts). */
 export const MAX_WORKER_THREADS = 256;
@@ -35,7 +35,7 @@ export function startServer(
   settings: Settings,
   folder: string,
   allowList: AllowList,
-  createWorker: () => DatabaseWorker,
+  createWorker: () => Worker,
 ): RunningServer {
   const pool = new WorkerPool({
     folder,

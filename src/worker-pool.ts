@@ -33,7 +33,7 @@
 
 import { formatCounters, ZERO_COUNTERS } from "./counters";
 import { decodeReply, encodeRequest, type InitRequest, type WorkerReply, type WorkerRequest } from "./messages";
-import { PollingFlag } from "./poll";
+import { PollingFlag, PostedCount } from "./poll";
 import { Queue } from "./queue";
 import { Claims, Read } from "./read-claims";
 import type { Permit, Semaphore } from "./semaphore";
@@ -78,20 +78,8 @@ export interface PoolOptions {
   maxThreads: number;
   /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
-  createWorker: () => DatabaseWorker;
+  createWorker: () => Worker;
   clock?: Clock;
-}
-
-/** A reply as a Worker posts it (see messages.ts). */
-export type WorkerMessage = string | ArrayBuffer | ArrayBuffer[];
-
-/** What the pool needs of a Worker: a real one is a ChannelledWorker (worker-channel.ts). */
-export interface DatabaseWorker {
-  onmessage: ((event: { data: WorkerMessage }) => void) | null;
-  onerror: ((event: { message: string }) => void) | null;
-  addEventListener(type: "close", listener: () => void): void;
-  postMessage(message: string | InitRequest): void;
-  terminate(): void;
 }
 
 /**
@@ -133,9 +121,11 @@ class Thread {
    */
   #msPerRead = HOLD_UP_MS;
   readonly #inbox = new Queue<Pending>();
+  /** Shared with the Worker, which polls it (poll.ts). */
+  readonly posted = new PostedCount();
 
   constructor(
-    readonly worker: DatabaseWorker,
+    readonly worker: Worker,
     readonly reader: boolean,
     /** Whose write gates and polling flag are this Worker's (see write-gate.ts, poll.ts). */
     readonly owner: number,
@@ -143,7 +133,7 @@ class Thread {
     onCrash: (thread: Thread, error: Error) => void,
     onReadDone: (thread: Thread) => void,
   ) {
-    worker.onmessage = (event) => {
+    worker.onmessage = (event: MessageEvent<string | ArrayBuffer | ArrayBuffer[]>) => {
       const pending = this.#inbox.shift();
       pending?.settle(decodeReply(event.data));
       if (pending instanceof Read) {
@@ -223,6 +213,7 @@ class Thread {
   #send(message: string | InitRequest, pending: Pending): void {
     if (this.dead) return pending.fail(new WorkerCrashedError("database worker is gone"));
     this.#inbox.push(pending);
+    this.posted.add();
     this.worker.postMessage(message);
   }
 }
@@ -571,7 +562,7 @@ export class WorkerPool {
       (t) => this.#readDone(t),
     );
     const { folder, busyTimeoutMs } = this.#options;
-    const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner, polling: this.#polling.buffer };
+    const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner, polling: this.#polling.buffer, posted: thread.posted.buffer };
     thread.request({ kind: "init", folder, busyTimeoutMs, ...shared });
     if (reader) this.#readers.push(thread);
     else this.#threads.add(thread);

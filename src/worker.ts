@@ -1,8 +1,8 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerInit, type WorkerRequest } from "./messages";
-import { PollingFlag, RequestPoller } from "./poll";
+import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
+import { PollingFlag, PostedCount, RequestPoller } from "./poll";
 import { Sessions, type SessionReply } from "./sessions";
 import { WriteGate } from "./write-gate";
 
@@ -15,35 +15,29 @@ let claims: Int32Array | null = null;
 // query makes the Worker die as a bug or an out-of-memory would.
 const FAULT_QUERY = process.env.SQLITE3_SERVER_FAULT_INJECTION === "1" ? "SELECT 'crash this worker'" : null;
 
-// `init` arrives on the global port with the channel everything else travels on (worker-channel.ts).
-self.onmessage = (event: MessageEvent<WorkerInit>) => {
-  const { port } = event.data;
-  const poller = new RequestPoller(port, new PollingFlag(event.data.polling), event.data.owner);
-  port.onmessage = (event) => {
-    poller.woken();
-    // Answer it, and each request that comes while polling; then sleep until the next one.
-    for (let message: unknown = event.data; typeof message === "string"; message = poller.next()) answer(port, message);
-  };
-  answer(port, event.data);
-};
+let poller: RequestPoller | null = null;
 
-function answer(port: MessagePort, message: string | InitRequest): void {
-  const request = decodeRequest(message);
+self.onmessage = (event: MessageEvent<string | InitRequest>) => {
+  poller?.received();
+  const request = decodeRequest(event.data);
   if ((request.kind === "query" || request.kind === "read") && request.sql === FAULT_QUERY) throw new Error("injected fault");
   const reply = handle(request);
   if (reply.kind === "rowsUtf8") {
     const { message, transfer } = rowsMessage(reply.pieces, reply.pinned, reply.counters);
-    port.postMessage(message, transfer);
+    self.postMessage(message, transfer);
   } else {
-    port.postMessage(encodeReply(reply));
+    self.postMessage(encodeReply(reply));
   }
-}
+  poller?.awaitNext();
+};
 
 function handle(request: WorkerRequest): SessionReply {
   if (request.kind === "init") {
     const gate = request.owner > 0 ? { gate: new WriteGate(request.gates), owner: request.owner } : null;
     sessions = new Sessions(request.folder, request.busyTimeoutMs, gate);
     claims = new Int32Array(request.claims);
+    poller = new RequestPoller(new PostedCount(request.posted), new PollingFlag(request.polling), request.owner);
+    poller.received(); // this very message
     return { kind: "done" };
   }
   if (!sessions || !claims) throw new Error("worker used before init");

@@ -1,8 +1,8 @@
-// How a Worker looks for its next request: a queued one at once; otherwise polling, but only
-// while no other Worker polls and while polling pays. Time is a counter here: no test waits.
+// How a Worker waits for its next request: not at all when one is on its way; otherwise it
+// polls, but only while no other Worker polls and while polling pays. Time is a counter here.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { PollingFlag, RequestPoller } from "../../src/poll";
+import { PollingFlag, PostedCount, RequestPoller } from "../../src/poll";
 
 /** Moves 1/64 ms per reading (exact in binary, so sums are too) and counts its readings. */
 class TickingClock {
@@ -17,63 +17,72 @@ class TickingClock {
 }
 
 describe("RequestPoller", () => {
-  let channel = new MessageChannel();
   let clock = new TickingClock();
   let flag = new PollingFlag();
+  let posted = new PostedCount();
   afterEach(() => {
-    channel.port1.close();
-    channel = new MessageChannel();
     clock = new TickingClock();
     flag = new PollingFlag();
+    posted = new PostedCount();
   });
-  const POLL_MS = 1 / 8; // 8 readings
   const OWNER = 3;
-  const poller = () => new RequestPoller(channel.port2, flag, OWNER, POLL_MS, clock.now);
-  const flagValue = () => flag.holder();
+  const POLL_MS = 1 / 8; // 8 readings
+  /** A Worker that has received `n` requests, as many as were posted. */
+  const poller = (n = 1) => {
+    const p = new RequestPoller(posted, flag, OWNER, POLL_MS, clock.now);
+    for (let i = 0; i < n; i++) {
+      posted.add();
+      p.received();
+    }
+    clock.readings = 0;
+    return p;
+  };
   const anotherWorkerPolls = () => expect(flag.tryTake(OWNER + 1)).toBe(true);
 
-  test("takes a queued message at once, even while another Worker polls", () => {
+  test("does not wait when a request is already on its way, even while another Worker polls", () => {
     const p = poller();
     anotherWorkerPolls();
-    channel.port1.postMessage("first");
-    channel.port1.postMessage("second");
-    expect(p.next()).toBe("first");
-    expect(p.next()).toBe("second");
+    posted.add();
+    expect(p.awaitNext()).toBe(true);
     expect(clock.readings).toBe(0);
-    expect(flagValue()).toBe(OWNER + 1); // not its to release
+    expect(flag.holder()).toBe(OWNER + 1); // not its to release
   });
 
-  test("with nothing queued, polls for POLL_MS, then gives up and frees the flag", () => {
-    expect(poller().next()).toBeUndefined();
+  test("with nothing on its way, polls for POLL_MS, then gives up and frees the flag", () => {
+    expect(poller().awaitNext()).toBe(false);
     expect(clock.readings).toBe(9); // going idle, then one per look until POLL_MS have passed
-    expect(flagValue()).toBe(0);
+    expect(flag.holder()).toBe(0);
   });
 
   test("does not poll while another Worker does", () => {
+    const p = poller();
     anotherWorkerPolls();
-    expect(poller().next()).toBeUndefined();
+    expect(p.awaitNext()).toBe(false);
     expect(clock.readings).toBe(1); // going idle, nothing more
   });
 
-  test("finds a message that arrives while it polls", () => {
-    clock.onReading = (reading) => reading === 3 && channel.port1.postMessage("late"); // as another thread would
-    expect(poller().next()).toBe("late");
+  test("sees a request posted while it polls", () => {
+    const p = poller();
+    clock.onReading = (reading) => reading === 3 && posted.add(); // as the main thread would
+    expect(p.awaitNext()).toBe(true);
     expect(clock.readings).toBe(3);
-    expect(flagValue()).toBe(0);
+    expect(flag.holder()).toBe(0);
   });
 
-  test("after a poll that found nothing, polls again only once a request has come within POLL_MS", () => {
+  test("after a request that came too late for a poll, polls again only once one comes in time", () => {
     const p = poller();
-    expect(p.next()).toBeUndefined(); // polled in vain
-    clock.at += 1; // the next request comes 1 ms later
-    p.woken();
+    expect(p.awaitNext()).toBe(false); // polled in vain; sleeps
+    clock.at += 1; // the next request wakes it 1 ms later
+    posted.add();
+    p.received();
     let before = clock.readings;
-    expect(p.next()).toBeUndefined();
+    expect(p.awaitNext()).toBe(false);
     expect(clock.readings - before).toBe(1); // did not poll
-    clock.at += POLL_MS / 2; // this one within POLL_MS
-    p.woken();
+    clock.at += POLL_MS / 2; // this one comes within POLL_MS
+    posted.add();
+    p.received();
     before = clock.readings;
-    expect(p.next()).toBeUndefined();
+    expect(p.awaitNext()).toBe(false);
     expect(clock.readings - before).toBe(9); // polled
   });
 });

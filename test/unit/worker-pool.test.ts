@@ -5,10 +5,10 @@ import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
 import { PollingFlag } from "../../src/poll";
 import { Semaphore } from "../../src/semaphore";
-import { HOLD_UP_MS, WorkerPool, type Clock, type DatabaseWorker, type Session } from "../../src/worker-pool";
+import { HOLD_UP_MS, WorkerPool, type Clock, type Session } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
-class FakeWorker implements DatabaseWorker {
+class FakeWorker {
   onmessage: ((event: { data: unknown }) => void) | null = null;
   onerror: ((event: { message: string }) => void) | null = null;
   readonly inbox: string[] = [];
@@ -114,7 +114,7 @@ function setup(permits: number) {
     createWorker: () => {
       const worker = new FakeWorker();
       workers.push(worker);
-      return worker;
+      return worker as unknown as Worker;
     },
   });
   /** Starts `sql` on a session of its own and resolves with the SQL of the reply. */
