@@ -10,12 +10,12 @@ declare const self: Worker;
 
 let sessions: Sessions | null = null;
 let claims: Int32Array | null = null;
+/** Watches for the next request after each answer (poll.ts). */
+let poller: RequestPoller | null = null;
 
 // For the tests of Worker faults only: with this set in the server's environment, this exact
 // query makes the Worker die as a bug or an out-of-memory would.
 const FAULT_QUERY = process.env.SQLITE3_SERVER_FAULT_INJECTION === "1" ? "SELECT 'crash this worker'" : null;
-
-let poller: RequestPoller | null = null;
 
 self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   poller?.received();
@@ -28,6 +28,7 @@ self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   } else {
     self.postMessage(encodeReply(reply));
   }
+  // Once a request is on its way, the event loop delivers it without this thread sleeping.
   poller?.awaitNext();
 };
 
