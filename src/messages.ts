@@ -30,6 +30,8 @@ export type InitRequest = {
   owner: number;
   polling: SharedArrayBuffer;
   posted: SharedArrayBuffer;
+  /** How long the Worker polls for its next request (poll.ts); 0: never. */
+  pollMs: number;
 };
 
 /** `counters`: the session's (see counters.ts); `since`: when it was sent (Date.now()). */

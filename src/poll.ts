@@ -11,6 +11,9 @@
 // - only while it pays: a Worker woken from sleep by a request that came later than a poll
 //   would have waited stops polling until one comes sooner (with 8 readers sharing the reads,
 //   polls that rarely found anything cost point_16c a third).
+// Not with more readers than cores (see server.ts): there the reads spread over the readers,
+// and one spinning competes with the one at work, the main thread and the clients (with
+// --workers 4 or 8 on 2 cores, 4 connections reading fell by 15-50%).
 // (`receiveMessageOnPort` would take the message itself, but it needs node:worker_threads,
 // which costs each Worker about 1.1 MB.)
 
@@ -102,7 +105,7 @@ export class RequestPoller {
   awaitNext(): boolean {
     if (this.#onItsWay()) return true;
     this.#idleSince = this.now();
-    if (!this.#pays || !this.flag.tryTake(this.owner)) return false;
+    if (this.pollMs <= 0 || !this.#pays || !this.flag.tryTake(this.owner)) return false;
     try {
       const until = this.#idleSince + this.pollMs;
       while (!this.#onItsWay()) if (this.now() >= until) return false;

@@ -2,11 +2,13 @@
 // state (Worker pool, statement semaphore, deletions) for the server's life.
 
 import type { TCPSocketListener } from "bun";
+import { availableParallelism } from "node:os";
 import type { AllowList } from "./access";
 import { Connection, type ServerContext } from "./connection";
 import { Deletions } from "./deletions";
 import { log } from "./log";
 import { MemoryBudget } from "./memory-budget";
+import { POLL_MS } from "./poll";
 import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
 import { WorkerPool } from "./worker-pool";
@@ -44,6 +46,8 @@ export function startServer(
     readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
     keepIdle: settings.workers,
+    // A Worker spinning for its next request must not compete with the readers at work.
+    pollMs: settings.workers <= availableParallelism() ? POLL_MS : 0,
     createWorker,
   });
   const context: ServerContext = {

@@ -79,6 +79,8 @@ export interface PoolOptions {
   /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
   createWorker: () => Worker;
+  /** How long a Worker polls for its next request before sleeping (poll.ts); 0: never. */
+  pollMs: number;
   clock?: Clock;
 }
 
@@ -561,9 +563,9 @@ export class WorkerPool {
       (t, error) => this.#onCrash(t, error),
       (t) => this.#readDone(t),
     );
-    const { folder, busyTimeoutMs } = this.#options;
+    const { folder, busyTimeoutMs, pollMs } = this.#options;
     const shared = { claims: this.#claims.buffer, gates: this.#gates.buffer, owner: thread.owner, polling: this.#polling.buffer, posted: thread.posted.buffer };
-    thread.request({ kind: "init", folder, busyTimeoutMs, ...shared });
+    thread.request({ kind: "init", folder, busyTimeoutMs, pollMs, ...shared });
     if (reader) this.#readers.push(thread);
     else this.#threads.add(thread);
     return thread;

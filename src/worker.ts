@@ -37,7 +37,7 @@ function handle(request: WorkerRequest): SessionReply {
     const gate = request.owner > 0 ? { gate: new WriteGate(request.gates), owner: request.owner } : null;
     sessions = new Sessions(request.folder, request.busyTimeoutMs, gate);
     claims = new Int32Array(request.claims);
-    poller = new RequestPoller(new PostedCount(request.posted), new PollingFlag(request.polling), request.owner);
+    poller = new RequestPoller(new PostedCount(request.posted), new PollingFlag(request.polling), request.owner, request.pollMs);
     poller.received(); // this very message
     return { kind: "done" };
   }

@@ -4,7 +4,7 @@ import { decodeReply, decodeRequest, encodeReply, encodeRequest, ONE_BUFFER_MAX_
 describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
     const requests: WorkerRequest[] = [
-      { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000, claims: new SharedArrayBuffer(8), gates: new SharedArrayBuffer(8), owner: 3, polling: new SharedArrayBuffer(4), posted: new SharedArrayBuffer(4) },
+      { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000, claims: new SharedArrayBuffer(8), gates: new SharedArrayBuffer(8), owner: 3, polling: new SharedArrayBuffer(4), posted: new SharedArrayBuffer(4), pollMs: 0.1 },
       { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'", seed: null },
       { kind: "query", session: 42, db: "a.db", sql: "SELECT last_insert_rowid()", seed: "-9223372036854775808,3,12" },
       { kind: "read", claim: 0, db: "x.db", sql: "SELECT 1", write: null },

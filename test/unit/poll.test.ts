@@ -61,6 +61,13 @@ describe("RequestPoller", () => {
     expect(clock.readings).toBe(1); // going idle, nothing more
   });
 
+  test("never polls when told to poll for 0 ms", () => {
+    const p = new RequestPoller(posted, flag, OWNER, 0, clock.now);
+    expect(p.awaitNext()).toBe(false);
+    expect(clock.readings).toBe(1); // going idle, nothing more
+    expect(flag.holder()).toBe(0);
+  });
+
   test("sees a request posted while it polls", () => {
     const p = poller();
     clock.onReading = (reading) => reading === 3 && posted.add(); // as the main thread would

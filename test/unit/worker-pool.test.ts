@@ -111,6 +111,7 @@ function setup(permits: number) {
     readers: permits,
     maxThreads: 8,
     keepIdle: 0,
+    pollMs: 0.1,
     createWorker: () => {
       const worker = new FakeWorker();
       workers.push(worker);
