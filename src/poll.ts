@@ -4,16 +4,16 @@
 // answer at load, and within one client round trip (~70 µs) at one connection. So a Worker
 // with nothing on its way spins for up to POLL_MS, watching a counter of the requests posted
 // to it (shared memory, bumped by the main thread before each postMessage); once one is on
-// its way it returns to its event loop, which delivers it without sleeping. Two conditions:
+// its way it returns to its event loop, which delivers it without sleeping. Three conditions:
 // - only one Worker of the process polls at a time (a flag in shared memory): threads that
 //   spin must never crowd out the main thread (with 4 or 8 readers polling at once on 2
 //   cores, point_16c fell by a third to a half);
 // - only while it pays: a Worker woken from sleep by a request that came later than a poll
 //   would have waited stops polling until one comes sooner (with 8 readers sharing the reads,
-//   polls that rarely found anything cost point_16c a third).
-// Not with more readers than cores (see server.ts): there the reads spread over the readers,
-// and one spinning competes with the one at work, the main thread and the clients (with
-// --workers 4 or 8 on 2 cores, 4 connections reading fell by 15-50%).
+//   polls that rarely found anything cost point_16c a third);
+// - not with more readers than cores (server.ts sets POLL_MS or 0): there the reads spread
+//   over the readers, and the one spinning competes with the one at work, the main thread
+//   and the clients (with --workers 4 or 8 on 2 cores, 4 connections reading fell by 15-50%).
 // (`receiveMessageOnPort` would take the message itself, but it needs node:worker_threads,
 // which costs each Worker about 1.1 MB.)
 
