@@ -11,14 +11,21 @@
 // - only while it pays: a Worker woken from sleep by a request that came later than a poll
 //   would have waited stops polling until one comes sooner (with 8 readers sharing the reads,
 //   polls that rarely found anything cost point_16c a third);
-// - not with more readers than cores (server.ts sets POLL_MS or 0): there the reads spread
-//   over the readers, and the one spinning competes with the one at work, the main thread
-//   and the clients (with --workers 4 or 8 on 2 cores, 4 connections reading fell by 15-50%).
+// - not with more readers than cores, nor on one core (pollMsFor): with more readers the reads
+//   spread over them, and the one spinning competes with the one at work, the main thread
+//   and the clients (with --workers 4 or 8 on 2 cores, 4 connections reading fell by 15-50%);
+//   on one core the spinner holds the core the main thread needs to send it work (the server
+//   and clients pinned to one core: -28% at 1 and 4 connections).
 // (`receiveMessageOnPort` would take the message itself, but it needs node:worker_threads,
 // which costs each Worker about 1.1 MB.)
 
 /** How long a Worker polls for its next request before it sleeps until one arrives. */
 export const POLL_MS = 0.1;
+
+/** How long Workers poll (0: never), for `--workers` readers on `cores` cores. */
+export function pollMsFor(workers: number, cores: number): number {
+  return cores > 1 && workers <= cores ? POLL_MS : 0;
+}
 
 /**
  * A Worker learns of a request only once it is awake, so the gap it sees includes its own

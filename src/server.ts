@@ -8,7 +8,7 @@ import { Connection, type ServerContext } from "./connection";
 import { Deletions } from "./deletions";
 import { log } from "./log";
 import { MemoryBudget } from "./memory-budget";
-import { POLL_MS } from "./poll";
+import { pollMsFor } from "./poll";
 import { Semaphore } from "./semaphore";
 import type { Settings } from "./config";
 import { WorkerPool } from "./worker-pool";
@@ -46,8 +46,7 @@ export function startServer(
     readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
     keepIdle: settings.workers,
-    // A Worker spinning for its next request must not compete with the readers at work.
-    pollMs: settings.workers <= availableParallelism() ? POLL_MS : 0,
+    pollMs: pollMsFor(settings.workers, availableParallelism()),
     createWorker,
   });
   const context: ServerContext = {

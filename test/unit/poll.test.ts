@@ -2,7 +2,7 @@
 // polls, but only while no other Worker polls and while polling pays. Time is a counter here.
 
 import { afterEach, describe, expect, test } from "bun:test";
-import { PollingFlag, PostedCount, RequestPoller } from "../../src/poll";
+import { POLL_MS as DEFAULT_POLL_MS, pollMsFor, PollingFlag, PostedCount, RequestPoller } from "../../src/poll";
 
 /** Moves 1/64 ms per reading (exact in binary, so sums are too) and counts its readings. */
 class TickingClock {
@@ -91,5 +91,14 @@ describe("RequestPoller", () => {
     before = clock.readings;
     expect(p.awaitNext()).toBe(false);
     expect(clock.readings - before).toBe(9); // polled
+  });
+});
+
+describe("pollMsFor", () => {
+  test("polls with a core to spare and no more readers than cores", () => {
+    expect(pollMsFor(2, 2)).toBe(DEFAULT_POLL_MS);
+    expect(pollMsFor(1, 8)).toBe(DEFAULT_POLL_MS);
+    expect(pollMsFor(3, 2)).toBe(0);
+    expect(pollMsFor(1, 1)).toBe(0);
   });
 });
