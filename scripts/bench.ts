@@ -74,16 +74,36 @@ function rss(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m)![1]) * 1024;
 }
 
+/** CPU time (user + system) of a process, or of one of its threads, in µs. */
+function cpuMicros(pid: number, tid?: number): number {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name may hold spaces
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in ticks of 10 ms
+}
+
+/** CPU µs per response of the process and of its main thread, over the loadgen's measured seconds. */
+type CpuPerRequest = { cpu_us_per_req: number; main_thread_us_per_req: number };
+
 async function drive(loadgen: string, host: string, port: number, scenario: (typeof SCENARIOS)[number], pid?: number) {
   const args = [loadgen, "--host", host, "--port", String(port), "--conns", String(scenario.conns), "--seconds", String(SECONDS)];
   args.push("--warmup", String(WARMUP), "--ids", String(ROWS), ...scenario.templates.flatMap((t) => ["--template", t]));
   const proc = Bun.spawn(args, { stdout: "pipe", stderr: "inherit" });
   let peak = 0;
   const sampler = pid ? setInterval(() => (peak = Math.max(peak, rss(pid))), 200) : null;
+  // CPU is read when the loadgen's warm-up ends and when it stops measuring (to within a few ms).
+  const cpu = (): [number, number] => (pid ? [cpuMicros(pid), cpuMicros(pid, pid)] : [0, 0]);
+  let warm: [number, number] = [0, 0];
+  let done: [number, number] = [0, 0];
+  const marks = [setTimeout(() => (warm = cpu()), WARMUP * 1000), setTimeout(() => (done = cpu()), (WARMUP + SECONDS) * 1000)];
   const out = await new Response(proc.stdout).text();
   if (sampler) clearInterval(sampler);
+  for (const mark of marks) clearTimeout(mark);
   if ((await proc.exited) !== 0) throw new Error(`loadgen failed against ${host}:${port} in ${scenario.name}`);
-  return { ...(JSON.parse(out) as Load), rss_mb: pid ? Math.max(peak, rss(pid)) / 1e6 : null };
+  const load = JSON.parse(out) as Load;
+  if (done[0] === 0) done = cpu(); // the loadgen finished before the timer
+  const perRequest = (i: 0 | 1) => (done[i] - warm[i]) / Math.max(load.responses, 1);
+  const cpuFigures: CpuPerRequest | null = pid ? { cpu_us_per_req: perRequest(0), main_thread_us_per_req: perRequest(1) } : null;
+  return { ...load, rss_mb: pid ? Math.max(peak, rss(pid)) / 1e6 : null, cpu: cpuFigures };
 }
 
 /** A minimal client for the memory and scaling measurements. */
@@ -144,6 +164,10 @@ async function scaling(serverPid: number, port: number) {
   return rows;
 }
 
+function cpuColumn(floor: CpuPerRequest, server: CpuPerRequest): string {
+  return `${floor.cpu_us_per_req.toFixed(1)} / ${server.cpu_us_per_req.toFixed(1)} (${server.main_thread_us_per_req.toFixed(1)})`;
+}
+
 async function main() {
   await compile(join(dist, "sqlite3-server"));
   const loadgen = gcc("loadgen.c", join(dist, "loadgen"));
@@ -160,20 +184,20 @@ async function main() {
   const results: Record<string, unknown> = { seconds: SECONDS, warmup: WARMUP, bun: Bun.version };
   try {
     const table: string[] = [
-      `| scenario | floor req/s | sqlite3-server req/s | ratio | p50 µs | p99 µs | MB/s | server RSS MB |${targets.map((t) => ` ${t.name} req/s | ${t.name} ratio |`).join("")}`,
-      `|---|---|---|---|---|---|---|---|${targets.map(() => "---|---|").join("")}`,
+      `| scenario | floor req/s | sqlite3-server req/s | ratio | p50 µs | p99 µs | MB/s | server RSS MB | CPU µs/req floor / server (main thread) |${targets.map((t) => ` ${t.name} req/s | ${t.name} ratio |`).join("")}`,
+      `|---|---|---|---|---|---|---|---|---|${targets.map(() => "---|---|").join("")}`,
     ];
     const scenarios = values.only ? SCENARIOS.filter((s) => values.only!.split(",").includes(s.name)) : SCENARIOS;
     for (const scenario of scenarios) {
       // The floor and the server, back to back, so that both see the same machine.
-      const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario);
+      const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario, floor.proc.pid);
       const ours = await drive(loadgen, "127.0.0.1", server.port, scenario, server.proc.pid);
       const others: Load[] = [];
       for (const target of targets) others.push(await drive(loadgen, target.host, target.port, scenario));
       results[scenario.name] = { floor: floorLoad, server: ours, targets: Object.fromEntries(targets.map((t, i) => [t.name, others[i]])) };
       const ratio = (load: Load) => (load.rps / floorLoad.rps).toFixed(2);
       table.push(
-        `| ${scenario.name} | ${floorLoad.rps.toFixed(0)} | ${ours.rps.toFixed(0)} | ${ratio(ours)} | ${ours.p50_us} | ${ours.p99_us} | ${ours.mb_in_per_s.toFixed(1)} | ${ours.rss_mb!.toFixed(0)} |` +
+        `| ${scenario.name} | ${floorLoad.rps.toFixed(0)} | ${ours.rps.toFixed(0)} | ${ratio(ours)} | ${ours.p50_us} | ${ours.p99_us} | ${ours.mb_in_per_s.toFixed(1)} | ${ours.rss_mb!.toFixed(0)} | ${cpuColumn(floorLoad.cpu!, ours.cpu!)} |` +
           others.map((o) => ` ${o.rps.toFixed(0)} | ${ratio(o)} |`).join("") +
           (ours.errors > 0 ? ` (${ours.errors} errors)` : ""),
       );
