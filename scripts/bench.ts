@@ -93,15 +93,15 @@ async function drive(loadgen: string, host: string, port: number, scenario: (typ
   // CPU is read when the loadgen's warm-up ends and when it stops measuring (to within a few ms).
   const cpu = (): [number, number] => (pid ? [cpuMicros(pid), cpuMicros(pid, pid)] : [0, 0]);
   let warm: [number, number] = [0, 0];
-  let done: [number, number] = [0, 0];
+  let done: [number, number] | null = null;
   const marks = [setTimeout(() => (warm = cpu()), WARMUP * 1000), setTimeout(() => (done = cpu()), (WARMUP + SECONDS) * 1000)];
   const out = await new Response(proc.stdout).text();
   if (sampler) clearInterval(sampler);
   for (const mark of marks) clearTimeout(mark);
   if ((await proc.exited) !== 0) throw new Error(`loadgen failed against ${host}:${port} in ${scenario.name}`);
   const load = JSON.parse(out) as Load;
-  if (done[0] === 0) done = cpu(); // the loadgen finished before the timer
-  const perRequest = (i: 0 | 1) => (done[i] - warm[i]) / Math.max(load.responses, 1);
+  const end = done ?? cpu(); // the loadgen may finish a moment before the timer
+  const perRequest = (i: 0 | 1) => (end[i] - warm[i]) / Math.max(load.responses, 1);
   const cpuFigures: CpuPerRequest | null = pid ? { cpu_us_per_req: perRequest(0), main_thread_us_per_req: perRequest(1) } : null;
   return { ...load, rss_mb: pid ? Math.max(peak, rss(pid)) / 1e6 : null, cpu: cpuFigures };
 }
