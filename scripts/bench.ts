@@ -141,6 +141,37 @@ async function memoryFigures(serverPid: number, port: number) {
   return figures;
 }
 
+/** Read transactions each connection with state runs (about 2 s for 64 connections here). */
+const STATEFUL_ROUNDS = 100;
+
+/**
+ * 64 connections that each hold connection state (a PRAGMA, as many ORMs send on connecting)
+ * and then run read transactions of random point reads: each needs its own handle, so each
+ * gets a session Worker. Peak RSS while they run, and RSS a second after.
+ */
+async function memoryWithState(serverPid: number, port: number) {
+  const clients = await Promise.all(Array.from({ length: 64 }, () => client(port)));
+  let peak = rss(serverPid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rss(serverPid))), 20);
+  const statement = (sql: string) => `{"cmd":"QUERY","db":"bench.db","query":"${sql}"}`;
+  await Promise.all(
+    clients.map(async (c, k) => {
+      await c.request(statement("PRAGMA foreign_keys=ON")); // no rows, no error
+      for (let i = 0; i < STATEFUL_ROUNDS; i++) {
+        const id = ((i * 64 + k) * 7919) % ROWS + 1;
+        for (const sql of ["BEGIN", `SELECT * FROM kv WHERE id = ${id}`, "COMMIT"]) {
+          const reply = await c.request(statement(sql));
+          if (reply.includes('"error_code"')) throw new Error(`${sql}: ${reply}`);
+        }
+      }
+    }),
+  );
+  clearInterval(sampler);
+  const figures = { with_state_64_peak_mb: Math.max(peak, rss(serverPid)) / 1e6, with_state_64_after_mb: (await settle(serverPid)) / 1e6 };
+  for (const c of clients) c.close();
+  return figures;
+}
+
 /**
  * On a server of its own: peaks are above its idle RSS after one point query (which starts
  * a reader), not above the RSS the SELECTs before left behind.
@@ -217,7 +248,7 @@ async function main() {
           await fresh.proc.exited;
         }
       };
-      const memory = await onFreshServer(memoryFigures);
+      const memory = { ...(await onFreshServer(memoryFigures)), ...(await onFreshServer(memoryWithState)) };
       const scale = await onFreshServer(scaling);
       Object.assign(results, { memory, scaling: scale });
       console.log("\n| memory | RSS MB |\n|---|---|");
