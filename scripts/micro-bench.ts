@@ -1,6 +1,7 @@
 // `bun scripts/micro-bench.ts`: the costs docs/performance.md quotes, each measured alone on
 // one thread (no sockets, no load generator): what a Worker spends on a point query, a
-// 1,000-row SELECT and an INSERT, and what a Worker round trip costs at a given depth of
+// 1,000-row SELECT and an INSERT, what the main thread's own code costs per request
+// (scripts/bench/main-path.ts), and what a Worker round trip costs at a given depth of
 // queued messages. Absolute µs, so only comparable on one machine.
 
 import { Database } from "bun:sqlite";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { Sessions } from "../src/sessions";
 import { rowsMessage } from "../src/messages";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
+import { mainThreadMicros } from "./bench/main-path";
 
 const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-micro-"));
 prepareDatabase(folder);
@@ -102,6 +104,11 @@ console.log(`| 1,000-row SELECT of kv through Sessions.query | ${scan.toFixed(0)
 console.log(`| the same with bun:sqlite alone (iterate) | ${bareScan.toFixed(0)} |`);
 console.log(`| INSERT through Sessions.query (own session, WAL, synchronous=NORMAL) | ${insert.toFixed(1)} |`);
 console.log(`| INSERT through Sessions.shared (two sessions' counters in turn) | ${sharedInsert.toFixed(1)} |`);
+for (const conns of [1, 16]) {
+  await mainThreadMicros(conns, 50_000); // warm-up
+  const micros = await mainThreadMicros(conns, 300_000);
+  console.log(`| main thread's own code per request, ${conns} connection${conns > 1 ? "s" : ""} (sockets and Workers faked) | ${micros.toFixed(1)} |`);
+}
 for (const depth of [1, 4, 16]) {
   const trip = await roundTrips(depth);
   console.log(`| Worker message at depth ${depth}: wall / main thread CPU / Worker CPU | ${trip.us.toFixed(1)} / ${trip.mainCpu.toFixed(1)} / ${trip.workerCpu.toFixed(1)} |`);
