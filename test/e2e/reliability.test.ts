@@ -27,7 +27,40 @@ async function peakRss(pid: number, during: Promise<unknown>): Promise<number> {
   return Math.max(peak, rssOf(pid));
 }
 
+/** The server's threads: its own, Bun's and JavaScriptCore's, and one per database Worker. */
+function threadsOf(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^Threads:\s+(\d+)/m)![1]);
+}
+
 describe("memory stays bounded", () => {
+  test("connections that neither hold state nor ask for counters get no thread of their own; one that holds state does", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    const pid = server.proc.pid;
+    await using setup = await connect(server.port);
+    await setup.request(query("t.db", "CREATE TABLE t(x)"));
+    await setup.request(query("t.db", "SELECT * FROM t")); // the readers are up
+    const before = threadsOf(pid);
+    const plain = await Promise.all(Array.from({ length: 64 }, () => connect(server.port)));
+    try {
+      for (const [i, client] of plain.entries()) {
+        expect(await client.request(query("t.db", `INSERT INTO t VALUES (${i})`))).toBe(EMPTY);
+        expect(await client.request(query("t.db", `SELECT x FROM t WHERE x = ${i}`))).toBe(`{"columns":["x"],"data":[{"x":${i}}]}`);
+      }
+      // Bun may start a helper thread or two of its own meanwhile; 64 Workers would be 64.
+      expect(threadsOf(pid) - before).toBeLessThanOrEqual(4);
+      const stateful = await Promise.all(Array.from({ length: 8 }, () => connect(server.port)));
+      try {
+        for (const client of stateful) expect(await client.request(query("t.db", "PRAGMA foreign_keys=ON"))).toBe(EMPTY);
+        // Each has a Worker of its own; up to --workers idle ones were waiting, ready.
+        expect(threadsOf(pid) - before).toBeGreaterThanOrEqual(8 - 2);
+      } finally {
+        for (const client of stateful) client.close();
+      }
+    } finally {
+      for (const client of plain) client.close();
+    }
+  });
+
   test("200 clients announcing 16 MB requests and trickling them: RSS grows by less than the 256 MB budget", async () => {
     await using server = await startServer(["--workers", "2"]);
     const before = rssOf(server.proc.pid);
