@@ -104,10 +104,10 @@ console.log(`| 1,000-row SELECT of kv through Sessions.query | ${scan.toFixed(0)
 console.log(`| the same with bun:sqlite alone (iterate) | ${bareScan.toFixed(0)} |`);
 console.log(`| INSERT through Sessions.query (own session, WAL, synchronous=NORMAL) | ${insert.toFixed(1)} |`);
 console.log(`| INSERT through Sessions.shared (two sessions' counters in turn) | ${sharedInsert.toFixed(1)} |`);
-for (const conns of [1, 16]) {
-  await mainThreadMicros(conns, 50_000); // warm-up
-  const micros = await mainThreadMicros(conns, 300_000);
-  console.log(`| main thread's own code per request, ${conns} connection${conns > 1 ? "s" : ""} (sockets and Workers faked) | ${micros.toFixed(1)} |`);
+for (const [conns, statements] of [[1, "reads"], [16, "reads"], [8, "writes"]] as const) {
+  await mainThreadMicros(conns, 50_000, statements); // warm-up
+  const micros = await mainThreadMicros(conns, 300_000, statements);
+  console.log(`| main thread's own code per request, ${statements} from ${conns} connection${conns > 1 ? "s" : ""} (sockets and Workers faked) | ${micros.toFixed(1)} |`);
 }
 for (const depth of [1, 4, 16]) {
   const trip = await roundTrips(depth);

@@ -1,7 +1,8 @@
 // What the main thread's own code costs per request, alone on one thread: Connections and the
 // WorkerPool wired as server.ts wires them, with sockets and Workers faked so that neither the
-// kernel nor a thread hop is in the figure. Each fake Worker answers every read at once with
-// the same one-row response; each fake socket sends its connection's next request when a
+// kernel nor a thread hop is in the figure. Each fake Worker answers at once: every read with
+// the same one-row response, every write on a reader's shared handle with no rows and the
+// session's new counters. Each fake socket sends its connection's next request when a
 // response is written (closed loop, one request in flight per connection).
 
 import { Connection, type ServerContext } from "../../src/connection";
@@ -14,7 +15,8 @@ import { Semaphore } from "../../src/semaphore";
 import { WorkerPool } from "../../src/worker-pool";
 
 const row: Row = { id: 42n, name: "name-42", value: 52.5 };
-const reply = rowsMessage(encodeRowsUtf8(["id", "name", "value"], [row], { maxBytes: 1 << 20 }), false, null).message as ArrayBuffer;
+const rowReply = rowsMessage(encodeRowsUtf8(["id", "name", "value"], [row], { maxBytes: 1 << 20 }), false, null).message as ArrayBuffer;
+const writeReply = rowsMessage(encodeRowsUtf8([], [], { maxBytes: 1 << 20 }), false, "100042,1,5000").message as ArrayBuffer;
 
 /** Answers each message on the next microtask, as a Worker with its inbox full would. */
 class InstantWorker {
@@ -23,14 +25,18 @@ class InstantWorker {
   addEventListener(): void {}
   terminate(): void {}
   postMessage(message: unknown): void {
-    const kind = decodeRequest(message as string).kind;
-    const data = kind === "read" || kind === "query" ? reply.slice(0) : "D"; // a copy: the real one is transferred
+    const request = decodeRequest(message as string);
+    const reply = request.kind === "read" && request.write ? writeReply : request.kind === "read" || request.kind === "query" ? rowReply : null;
+    const data = reply?.slice(0) ?? "D"; // a copy: the real one is transferred
     queueMicrotask(() => this.onmessage?.({ data }));
   }
 }
 
-/** Mean µs of main-thread work per request, over `total` requests from `conns` connections. */
-export async function mainThreadMicros(conns: number, total: number): Promise<number> {
+/**
+ * Mean µs of main-thread work per request, over `total` requests from `conns` connections:
+ * point reads, or autocommit INSERTs (which run on readers and carry counters both ways).
+ */
+export async function mainThreadMicros(conns: number, total: number, statements: "reads" | "writes" = "reads"): Promise<number> {
   const folder = "/nonexistent"; // nothing here touches the disk
   const pool = new WorkerPool({
     folder,
@@ -50,9 +56,8 @@ export async function mainThreadMicros(conns: number, total: number): Promise<nu
     auth: "",
     budget: new MemoryBudget(1 << 28),
   };
-  const requests = Array.from({ length: 1000 }, (_, i) =>
-    encodeFrame(`{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id = ${i * 97 + 1}"}`),
-  );
+  const sql = statements === "reads" ? (i: number) => `SELECT * FROM kv WHERE id = ${i * 97 + 1}` : (i: number) => `INSERT INTO log(v) VALUES (${i})`;
+  const requests = Array.from({ length: 1000 }, (_, i) => encodeFrame(`{"cmd":"QUERY","db":"bench.db","query":"${sql(i)}"}`));
   let answered = 0;
   let finished = () => {};
   const done = new Promise<void>((resolve) => (finished = resolve));
