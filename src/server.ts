@@ -45,6 +45,9 @@ export function startServer(
     statements: new Semaphore(settings.workers),
     readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
+    // Past the cap, one connection's lock wait can hold up another's statements for busy_timeout.
+    onShared: (workers) =>
+      log.warn(`all ${workers} session Workers are in use: connections that need their own SQLite handle now share them, so one's lock wait can hold up another's statements`),
     keepIdle: settings.workers,
     pollMs: pollMsFor(settings.workers, availableParallelism()),
     createWorker,

@@ -76,6 +76,8 @@ export interface PoolOptions {
   readers: number;
   /** Above this many session Workers, new sessions share the least-loaded one. */
   maxThreads: number;
+  /** Told when new sessions start sharing session Workers, once each time the cap is reached. */
+  onShared?: (sessionWorkers: number) => void;
   /** Session Workers kept alive with no session, ready for the next one. */
   keepIdle: number;
   createWorker: () => Worker;
@@ -316,6 +318,8 @@ export class WorkerPool {
   readonly #clock: Clock;
   /** A stall check is due (see #watchStalls). */
   #watching = false;
+  /** New sessions share session Workers: the cap was reached, and there has been no room since. */
+  #sharing = false;
 
   constructor(options: PoolOptions) {
     this.#options = options;
@@ -395,9 +399,16 @@ export class WorkerPool {
       }
       if (!least || thread.sessions < least.sessions) least = thread;
     }
-    const thread = !least || this.#threads.size < this.#options.maxThreads ? this.#spawn(false) : least;
-    thread.sessions++;
-    return thread;
+    if (!least || this.#threads.size < this.#options.maxThreads) {
+      this.#sharing = false; // the cap can only be reached again through here
+      const thread = this.#spawn(false);
+      thread.sessions++;
+      return thread;
+    }
+    if (!this.#sharing) this.#options.onShared?.(this.#threads.size);
+    this.#sharing = true;
+    least.sessions++;
+    return least;
   }
 
   /** Called by Session.end(): closes its handles, and retires the Worker if it is surplus. */

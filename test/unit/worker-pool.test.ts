@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
 import { PollingFlag } from "../../src/poll";
 import { Semaphore } from "../../src/semaphore";
-import { HOLD_UP_MS, WorkerPool, type Clock, type Session } from "../../src/worker-pool";
+import { HOLD_UP_MS, WorkerPool, type Clock, type PoolOptions, type Session } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
 class FakeWorker {
@@ -99,7 +99,7 @@ class FakeClock implements Clock {
   }
 }
 
-function setup(permits: number) {
+function setup(permits: number, options: Partial<PoolOptions> = {}) {
   const workers: FakeWorker[] = [];
   const statements = new Semaphore(permits);
   const clock = new FakeClock();
@@ -117,6 +117,7 @@ function setup(permits: number) {
       workers.push(worker);
       return worker as unknown as Worker;
     },
+    ...options,
   });
   /** Starts `sql` on a session of its own and resolves with the SQL of the reply. */
   const start = async (sql: string, db = "a.db") => {
@@ -402,6 +403,42 @@ describe("WorkerPool scheduling", () => {
     expect(await answer).toBe("database worker failed: Error: injected");
     expect(gates.holder("a.db")).toBe(0);
     turn[Symbol.dispose]();
+  });
+});
+
+describe("session Workers", () => {
+  test("past the cap, new sessions share the least-loaded one, and the pool says so once each time it fills", async () => {
+    const shared: number[] = [];
+    const { pool, workers } = setup(2, { maxThreads: 3, onShared: (count) => shared.push(count) });
+    /** A new session runs one statement on its own handle; returns it and the Worker that ran it. */
+    const ownStatement = async () => {
+      const session = pool.openSession();
+      using turn = await session.turn("a.db", "PRAGMA foreign_keys=ON", true);
+      const reply = turn.run("a.db", "PRAGMA foreign_keys=ON");
+      const worker = workers.find((w) => w.inbox.length > 0)!;
+      worker.step();
+      await reply;
+      return { session, worker };
+    };
+    const first = [await ownStatement(), await ownStatement(), await ownStatement()];
+    expect(new Set(first.map((s) => s.worker)).size).toBe(3); // a Worker each, up to the cap
+    expect(shared).toEqual([]);
+    const fourth = await ownStatement();
+    const fifth = await ownStatement();
+    expect(workers.length).toBe(2 + 3); // the readers and the three session Workers, no more
+    expect([fourth.worker, fifth.worker]).toEqual([first[0]!.worker, first[1]!.worker]);
+    expect(shared).toEqual([3]); // once, not per session
+    // The third session ends: its Worker, alone, retires and leaves room.
+    first[2]!.session.end();
+    first[2]!.worker.step();
+    await Bun.sleep(0);
+    expect(first[2]!.worker.terminated).toBe(true);
+    const sixth = await ownStatement();
+    expect(workers.length).toBe(2 + 4);
+    expect(sixth.worker).toBe(workers.at(-1)!);
+    expect(shared).toEqual([3]);
+    await ownStatement(); // full again
+    expect(shared).toEqual([3, 3]);
   });
 });
 
