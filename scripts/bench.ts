@@ -28,19 +28,21 @@ const dist = join(root, "dist");
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 
-const point = (id = "%ID%") => `{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id = ${id}"}`;
+/** A QUERY of bench.db (the SQL holds no character JSON would escape). */
+const onBenchDb = (sql: string) => `{"cmd":"QUERY","db":"bench.db","query":"${sql}"}`;
+const point = (id = "%ID%") => onBenchDb(`SELECT * FROM kv WHERE id = ${id}`);
 const SCENARIOS: { name: string; conns: number; templates: string[] }[] = [
-  { name: "ping_1c", conns: 1, templates: ['{"cmd":"QUERY","db":"bench.db","query":"SELECT 1"}'] },
+  { name: "ping_1c", conns: 1, templates: [onBenchDb("SELECT 1")] },
   { name: "point_1c", conns: 1, templates: [point()] },
   { name: "point_16c", conns: 16, templates: [point()] },
   { name: "point_64c", conns: 64, templates: [point()] },
-  { name: "insert_8c", conns: 8, templates: ['{"cmd":"QUERY","db":"bench.db","query":"INSERT INTO log(v) VALUES (%ID%)"}'] },
+  { name: "insert_8c", conns: 8, templates: [onBenchDb("INSERT INTO log(v) VALUES (%ID%)")] },
   {
     name: "mixed_16c",
     conns: 16,
-    templates: [...Array(9).fill(point()), '{"cmd":"QUERY","db":"bench.db","query":"UPDATE kv SET n = n + 1 WHERE id = %ID%"}'],
+    templates: [...Array(9).fill(point()), onBenchDb("UPDATE kv SET n = n + 1 WHERE id = %ID%")],
   },
-  { name: "scan1k_4c", conns: 4, templates: ['{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id > %ID% LIMIT 1000"}'] },
+  { name: "scan1k_4c", conns: 4, templates: [onBenchDb("SELECT * FROM kv WHERE id > %ID% LIMIT 1000")] },
 ];
 
 type Load = { rps: number; p50_us: number; p99_us: number; p999_us: number; max_us: number; responses: number; errors: number; mb_in_per_s: number };
@@ -153,14 +155,13 @@ async function memoryWithState(serverPid: number, port: number) {
   const clients = await Promise.all(Array.from({ length: 64 }, () => client(port)));
   let peak = rss(serverPid);
   const sampler = setInterval(() => (peak = Math.max(peak, rss(serverPid))), 20);
-  const statement = (sql: string) => `{"cmd":"QUERY","db":"bench.db","query":"${sql}"}`;
   await Promise.all(
     clients.map(async (c, k) => {
-      await c.request(statement("PRAGMA foreign_keys=ON")); // no rows, no error
+      await c.request(onBenchDb("PRAGMA foreign_keys=ON")); // no rows, no error
       for (let i = 0; i < STATEFUL_ROUNDS; i++) {
         const id = ((i * 64 + k) * 7919) % ROWS + 1;
         for (const sql of ["BEGIN", `SELECT * FROM kv WHERE id = ${id}`, "COMMIT"]) {
-          const reply = await c.request(statement(sql));
+          const reply = await c.request(onBenchDb(sql));
           if (reply.includes('"error_code"')) throw new Error(`${sql}: ${reply}`);
         }
       }
@@ -186,7 +187,7 @@ async function scaling(serverPid: number, port: number) {
     let peak = idle;
     const sampler = setInterval(() => (peak = Math.max(peak, rss(serverPid))), 5);
     const started = performance.now();
-    const response = await c.request(`{"cmd":"QUERY","db":"bench.db","query":"SELECT * FROM kv WHERE id <= ${limit}"}`);
+    const response = await c.request(onBenchDb(`SELECT * FROM kv WHERE id <= ${limit}`));
     const ms = performance.now() - started;
     clearInterval(sampler);
     rows.push({ rows: limit, ms, response_mb: Buffer.byteLength(response) / 1e6, peak_rss_above_idle_mb: (Math.max(peak, rss(serverPid)) - idle) / 1e6 });
