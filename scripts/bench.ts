@@ -27,6 +27,9 @@ const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
+/** `--only`: scenarios and memory parts (memory, with_state_64, scaling) by name; all if omitted. */
+const ONLY = values.only ? new Set(values.only.split(",")) : null;
+const wanted = (part: string) => ONLY === null || ONLY.has(part);
 
 /** A QUERY of bench.db (the SQL holds no character JSON would escape). */
 const onBenchDb = (sql: string) => `{"cmd":"QUERY","db":"bench.db","query":"${sql}"}`;
@@ -219,8 +222,7 @@ async function main() {
       `| scenario | floor req/s | sqlite3-server req/s | ratio | p50 µs | p99 µs | MB/s | server RSS MB | CPU µs/req floor / server (main thread) |${targets.map((t) => ` ${t.name} req/s | ${t.name} ratio |`).join("")}`,
       `|---|---|---|---|---|---|---|---|---|${targets.map(() => "---|---|").join("")}`,
     ];
-    const scenarios = values.only ? SCENARIOS.filter((s) => values.only!.split(",").includes(s.name)) : SCENARIOS;
-    for (const scenario of scenarios) {
+    for (const scenario of SCENARIOS.filter((s) => wanted(s.name))) {
       // The floor and the server, back to back, so that both see the same machine.
       const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario, floor.proc.pid);
       const ours = await drive(loadgen, "127.0.0.1", server.port, scenario, server.proc.pid);
@@ -235,25 +237,31 @@ async function main() {
       );
       console.error(`${scenario.name}: done`);
     }
-    console.log(table.join("\n"));
-    if (!values.only) {
-      server.proc.kill("SIGTERM");
-      await server.proc.exited;
-      // Fresh servers for memory: nothing warmed by the load above, or by each other.
-      const onFreshServer = async <T>(measure: (pid: number, port: number) => Promise<T>): Promise<T> => {
-        const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
-        try {
-          return await measure(fresh.proc.pid, fresh.port);
-        } finally {
-          fresh.proc.kill("SIGTERM");
-          await fresh.proc.exited;
-        }
-      };
-      const memory = { ...(await onFreshServer(memoryFigures)), ...(await onFreshServer(memoryWithState)) };
-      const scale = await onFreshServer(scaling);
-      Object.assign(results, { memory, scaling: scale });
+    if (table.length > 2) console.log(table.join("\n"));
+    server.proc.kill("SIGTERM");
+    await server.proc.exited;
+    // Fresh servers for memory: nothing warmed by the load above, or by each other.
+    const onFreshServer = async <T>(measure: (pid: number, port: number) => Promise<T>): Promise<T> => {
+      const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
+      try {
+        return await measure(fresh.proc.pid, fresh.port);
+      } finally {
+        fresh.proc.kill("SIGTERM");
+        await fresh.proc.exited;
+      }
+    };
+    const memory = {
+      ...(wanted("memory") ? await onFreshServer(memoryFigures) : {}),
+      ...(wanted("with_state_64") ? await onFreshServer(memoryWithState) : {}),
+    };
+    if (Object.keys(memory).length > 0) {
+      results.memory = memory;
       console.log("\n| memory | RSS MB |\n|---|---|");
       for (const [name, mb] of Object.entries(memory)) console.log(`| ${name} | ${mb.toFixed(1)} |`);
+    }
+    if (wanted("scaling")) {
+      const scale = await onFreshServer(scaling);
+      results.scaling = scale;
       console.log("\n| SELECT rows | ms | response MB | peak RSS above idle MB | ms per 1k rows |\n|---|---|---|---|---|");
       for (const r of scale) {
         console.log(`| ${r.rows} | ${r.ms.toFixed(1)} | ${r.response_mb.toFixed(2)} | ${r.peak_rss_above_idle_mb.toFixed(1)} | ${((r.ms / r.rows) * 1000).toFixed(2)} |`);
