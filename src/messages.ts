@@ -39,8 +39,12 @@ export type SharedWrite = { counters: string; since: number };
 
 export type WorkerRequest =
   | InitRequest
-  /** Run on the session's own handle, set first to the counters `seed` if given (see counters.ts). */
-  | { kind: "query"; session: number; db: string; sql: string; seed: string | null }
+  /**
+   * Run on the session's own handle, set first to the counters `seed` if given (see counters.ts).
+   * `sharedSince`: the session shares its Worker, and the statement was first sent then
+   * (Date.now()): it must not wait for locks there (see Sessions.query).
+   */
+  | { kind: "query"; session: number; db: string; sql: string; seed: string | null; sharedSince: number | null }
   /**
    * Run on this reader's shared handle, if it is a read, or with `write` an autocommit write
    * (see Sessions.shared); `claim` < 0: no flag.
@@ -63,6 +67,8 @@ export type WorkerReply =
   | { kind: "unsafeName" }
   /** The read was claimed by another reader, which answers it. */
   | { kind: "skipped" }
+  /** A lock was taken and the statement did not wait for it: send it again, within `leftMs`. */
+  | { kind: "busy"; leftMs: number }
   | { kind: "done" };
 
 export function encodeRequest(request: Exclude<WorkerRequest, InitRequest>): string;
@@ -72,7 +78,7 @@ export function encodeRequest(request: WorkerRequest): string | InitRequest {
     case "init":
       return request;
     case "query":
-      return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + request.sql;
+      return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + (request.sharedSince ?? "") + SEP + request.sql;
     case "read":
       if (request.write === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
       return "W" + request.claim + SEP + request.db + SEP + request.write.counters + SEP + request.write.since + SEP + request.sql;
@@ -98,8 +104,8 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
       return { kind: "read", claim: Number(claim), db, sql, write: { counters, since: Number(since) } };
     }
     case "Q": {
-      const [session, db, seed, sql] = fields(body, 4);
-      return { kind: "query", session: Number(session), db, sql, seed: seed === "" ? null : seed };
+      const [session, db, seed, since, sql] = fields(body, 5);
+      return { kind: "query", session: Number(session), db, sql, seed: seed === "" ? null : seed, sharedSince: since === "" ? null : Number(since) };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };
@@ -172,6 +178,8 @@ export function encodeReply(reply: Exclude<WorkerReply, { kind: "rows" }>): stri
       return "U";
     case "skipped":
       return "K";
+    case "busy":
+      return "B" + reply.leftMs;
     case "done":
       return "D";
   }
@@ -206,6 +214,8 @@ export function decodeReply(message: string | ArrayBuffer | ArrayBuffer[]): Work
       return { kind: "unsafeName" };
     case "K":
       return { kind: "skipped" };
+    case "B":
+      return { kind: "busy", leftMs: Number(message.slice(1)) };
     case "D":
       return { kind: "done" };
   }

@@ -35,6 +35,7 @@ export function queryResponse(reply: WorkerReply, request: JsonObject): string |
     case "done":
     case "notReadOnly":
     case "skipped":
+    case "busy":
       throw new Error(`a Worker answered a query with ${reply.kind}`);
   }
 }

@@ -45,9 +45,9 @@ export function startServer(
     statements: new Semaphore(settings.workers),
     readers: settings.workers,
     maxThreads: Math.max(MAX_WORKER_THREADS, settings.workers),
-    // Past the cap, one connection's lock wait can hold up another's statements for busy_timeout.
+    // Past the cap, one connection's long statement holds up the others on its Worker.
     onShared: (workers) =>
-      log.warn(`all ${workers} session Workers are in use: connections that need their own SQLite handle now share them, so one's lock wait can hold up another's statements`),
+      log.warn(`all ${workers} session Workers are in use: connections that need their own SQLite handle now share them, so one's long statement can hold up another's`),
     keepIdle: settings.workers,
     pollMs: pollMsFor(settings.workers, availableParallelism()),
     createWorker,

@@ -8,7 +8,7 @@ import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { SharedWrite, WorkerReply } from "./messages";
 import { attachPrivate, detachPrivate, formatCounters, parseCounters, readCounters, setCounters, type Counters } from "./counters";
-import { asksForCounters, firstStatement, leavesConnectionState, startsLikeRead, startsLikeWrite } from "./sql-statements";
+import { asksForCounters, firstStatement, leavesConnectionState, startsLikePragma, startsLikeRead, startsLikeWrite } from "./sql-statements";
 import { ResultTooBigError } from "./utf8-writer";
 import type { WriteGate } from "./write-gate";
 
@@ -16,7 +16,11 @@ import type { WriteGate } from "./write-gate";
 type Outcome =
   | { kind: "rowsUtf8"; pieces: Uint8Array[]; counters: string | null }
   | { kind: "sqlError"; code: number; message: string; counters: string | null }
-  | { kind: "notReadOnly" };
+  | { kind: "notReadOnly" }
+  | { kind: "busy"; leftMs: number };
+
+/** What running a statement to its end came to. */
+type Ran = Extract<Outcome, { kind: "rowsUtf8" | "sqlError" }>;
 
 /**
  * What a session answers inside the Worker: rows as UTF-8 pieces of JSON, framed by worker.ts.
@@ -29,13 +33,18 @@ export type SessionReply =
 
 /** Where a statement runs: the session's own handle, or this reader's shared one. */
 type Place =
-  /** `seed`: counters to set a handle to before its first statement, kept while it ran on shared ones. */
-  | { own: true; session: number; seed: string | null }
+  /**
+   * `seed`: counters to set a handle to before its first statement, kept while it ran on
+   * shared ones. `sharedSince`: see query.
+   */
+  | { own: true; session: number; seed: string | null; sharedSince: number | null }
   /** `write`: the session's counters, when it may write here; null: reads only. */
   | { own: false; write: SharedWrite | null };
 
 const SQLITE_ERROR = 1;
 const SQLITE_BUSY = 5;
+/** What SQLite's busy handler waits out: a lock taken. Not SQLITE_BUSY_SNAPSHOT and the like, which it does not. */
+const SQLITE_BUSY_PLAIN = SQLITE_BUSY;
 const SQLITE_TOOBIG = 18;
 const SQLITE_MISUSE = 21;
 const SQLITE_AUTH = 23;
@@ -73,10 +82,17 @@ export class Sessions {
     readonly gate: { gate: WriteGate; owner: number } | null = null,
   ) {}
 
-  /** Runs one statement of `sql` on `session`'s own handle for `db`, to completion. */
-  query(session: number, db: string, sql: string, seed: string | null = null): SessionReply {
-    const outcome = this.#run(db, sql, { own: true, session, seed });
-    if (outcome.kind === "notReadOnly" || outcome.kind === "unsafeName") return outcome;
+  /**
+   * Runs one statement of `sql` on `session`'s own handle for `db`, to completion. With
+   * `sharedSince` (the session shares this Worker; the statement was first sent then), it
+   * does not wait for a lock: the lock may be held by another session of this Worker, whose
+   * COMMIT could not run while this one sleeps in SQLite's busy handler. It answers `busy`
+   * instead, for the main thread to send it again, until the handle's busy_timeout has passed
+   * since `sharedSince`; then, like the busy handler, it fails with SQLITE_BUSY.
+   */
+  query(session: number, db: string, sql: string, seed: string | null = null, sharedSince: number | null = null): SessionReply {
+    const outcome = this.#run(db, sql, { own: true, session, seed, sharedSince });
+    if (outcome.kind !== "rowsUtf8" && outcome.kind !== "sqlError") return outcome;
     return { ...outcome, pinned: this.#pinned(session) };
   }
 
@@ -88,7 +104,7 @@ export class Sessions {
    */
   shared(db: string, sql: string, write: SharedWrite | null): SessionReply {
     const outcome = this.#run(db, sql, { own: false, write });
-    if (outcome.kind === "notReadOnly" || outcome.kind === "unsafeName") return outcome;
+    if (outcome.kind !== "rowsUtf8" && outcome.kind !== "sqlError") return outcome;
     return { ...outcome, pinned: false };
   }
 
@@ -178,6 +194,8 @@ export class Sessions {
     }
     if (place.own) {
       if (leavesConnectionState(text)) this.#stateful.add(place.session);
+      // A PRAGMA may set busy_timeout itself, which restoring it after would undo.
+      if (place.sharedSince !== null && !startsLikePragma(text)) return this.#runWithoutWaiting(handle, statement, place.sharedSince);
       return this.#runAndFinalize(statement, this.#writeTurn(handle, db, statement, place.session));
     }
     // SQLite deems BEGIN and SAVEPOINT read-only too: what may run here is told by how it starts.
@@ -218,7 +236,7 @@ export class Sessions {
    * one database line up on one reader, and should the first be stuck on a lock, the ones
    * behind it must not each wait a whole busy_timeout more in turn.
    */
-  #sharedWrite(handle: Database, db: string, statement: Statement, session: Counters, since: number): Outcome {
+  #sharedWrite(handle: Database, db: string, statement: Statement, session: Counters, since: number): Ran {
     let before: Counters;
     try {
       if (!withPrivate.has(handle)) {
@@ -234,14 +252,32 @@ export class Sessions {
     const timeoutMs = this.busyTimeoutMs - waited;
     using _busy = waited >= 1 ? busyTimeoutFor(handle, timeoutMs, this.busyTimeoutMs) : null;
     const outcome = this.#runAndFinalize(statement, this.gate && this.gate.gate.enter(db, this.gate.owner, timeoutMs));
-    if (outcome.kind === "notReadOnly") return outcome;
     const after = readCounters(handle);
     const totalChanges = session.totalChanges + after.totalChanges - before.totalChanges;
     return { ...outcome, counters: formatCounters({ ...after, totalChanges }) };
   }
 
+  /**
+   * Runs a prepared statement with busy_timeout 0, and not at the write gate (which waits
+   * in this thread too): see query. SQLite's busy handler is given no chance to wait, so a
+   * plain SQLITE_BUSY here is a lock the handler would have waited for.
+   */
+  #runWithoutWaiting(handle: Database, statement: Statement, since: number): Outcome {
+    const timeoutMs = busyTimeout(handle);
+    const leftMs = timeoutMs - (Date.now() - since);
+    using _busy = busyTimeoutFor(handle, 0, timeoutMs);
+    try {
+      return run(statement);
+    } catch (error) {
+      if (leftMs > 0 && extendedCode(error) === SQLITE_BUSY_PLAIN) return { kind: "busy", leftMs };
+      return sqlErrorOutcome(error);
+    } finally {
+      statement.finalize();
+    }
+  }
+
   /** Runs a prepared statement and finalizes it, then lets the next writer through the gate. */
-  #runAndFinalize(statement: Statement, gatePass: Disposable | null): Outcome {
+  #runAndFinalize(statement: Statement, gatePass: Disposable | null): Ran {
     try {
       return run(statement);
     } catch (error) {
@@ -284,6 +320,12 @@ export function retryWhileBusy(step: () => void, timeoutMs: number, sleep = (ms:
 function declined(statement: Statement): Outcome {
   statement.finalize();
   return { kind: "notReadOnly" };
+}
+
+/** The handle's busy_timeout in ms, as the session may have set it. */
+function busyTimeout(handle: Database): number {
+  const [[timeout]] = handle.query("PRAGMA busy_timeout").values() as [[bigint]];
+  return Number(timeout);
 }
 
 /** Sets the handle's busy_timeout for one statement, then back to `usualMs`. */
@@ -358,7 +400,7 @@ function attaches(handle: Database, path: string): boolean {
  * Rows stream through iterate() when column names are distinct (it returns one object per
  * row, which would lose a duplicate name); otherwise values() materialises them all.
  */
-function run(statement: Statement): Outcome {
+function run(statement: Statement): Ran {
   const columns = statement.columnNames;
   const distinct = new Set(columns).size === columns.length && !columns.includes("__proto__");
   const rows = (distinct ? statement.iterate() : statement.values()) as Iterable<Row>;
@@ -378,13 +420,19 @@ function collectNowAndThen(chunks: number): void {
   if (chunks % CHUNKS_PER_COLLECTION === 0) Bun.gc(false);
 }
 
-function sqlErrorOutcome(error: unknown): Outcome {
+function sqlErrorOutcome(error: unknown): Extract<Ran, { kind: "sqlError" }> {
   return { kind: "sqlError", ...sqlError(error), counters: null };
 }
 
-/** A SQLiteError's primary result code (its `errno` is the extended one); null for any other error. */
+/** A SQLiteError's extended result code (its `errno`); null for any other error. */
+function extendedCode(error: unknown): number | null {
+  return error instanceof Error && "errno" in error && typeof error.errno === "number" ? error.errno : null;
+}
+
+/** A SQLiteError's primary result code; null for any other error. */
 function primaryCode(error: unknown): number | null {
-  return error instanceof Error && "errno" in error && typeof error.errno === "number" ? error.errno & 0xff : null;
+  const code = extendedCode(error);
+  return code === null ? null : code & 0xff;
 }
 
 function sqlError(error: unknown): { code: number; message: string } {

@@ -123,6 +123,13 @@ export function startsLikeRead(sql: string): boolean {
   return READ_START.test(sql);
 }
 
+const PRAGMA_START = /^\s*PRAGMA\b/i;
+
+/** Whether a statement starts like a PRAGMA. */
+export function startsLikePragma(sql: string): boolean {
+  return PRAGMA_START.test(sql);
+}
+
 /** Whether a statement starts like an INSERT, UPDATE or DELETE. */
 export function startsLikeWrite(sql: string): boolean {
   return WRITE_START.test(sql);

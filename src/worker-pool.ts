@@ -101,6 +101,12 @@ function summarize(message: string): string {
   return (error ?? lines[0] ?? "").slice(0, 300);
 }
 
+/** SQLite's busy handler's pauses between attempts at a lock, in ms; then the last, again. */
+const BUSY_PAUSES_MS = [1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100];
+const SQLITE_BUSY = 5;
+
+type QueryRequest = Extract<WorkerRequest, { kind: "query" }>;
+
 /** Reads that wait together for one permit, and the reader they will all run on. */
 type ReadGroup = { reads: number; reader: Promise<Thread> };
 
@@ -277,16 +283,33 @@ export class Session {
     return kept && kept.generation === generation ? kept.text : null;
   }
 
-  #runOwn(db: string, sql: string): Promise<WorkerReply> {
-    this.#thread ??= this.pool.place();
+  async #runOwn(db: string, sql: string): Promise<WorkerReply> {
+    const thread = (this.#thread ??= this.pool.place());
     // Its first statement on `db` sets the new handle to the counters kept so far.
     const seed = this.#ownDbs.has(db) ? null : this.#keptCounters(db, this.pool.generation(db));
     this.#ownDbs.add(db);
     this.#counters.delete(db);
-    return this.#thread.request({ kind: "query", session: this.id, db, sql, seed }).then((reply) => {
-      if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
-      return reply;
-    });
+    const reply = await this.#untilNotBusy(thread, { kind: "query", session: this.id, db, sql, seed, sharedSince: null });
+    if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
+    return reply;
+  }
+
+  /**
+   * Sends a statement for the session's own handle. On a Worker other sessions share, it must
+   * not wait there for a lock (see Sessions.query): it comes back `busy`, and goes again after
+   * the pause SQLite's busy handler would take, holding its permit meanwhile, until it runs or
+   * the Worker says busy_timeout is over. Not once the session has ended: that would reopen
+   * its handles.
+   */
+  async #untilNotBusy(thread: Thread, query: QueryRequest): Promise<WorkerReply> {
+    const request = thread.sessions > 1 ? { ...query, sharedSince: Date.now() } : query;
+    let reply = await thread.request(request);
+    for (let attempt = 0; reply.kind === "busy"; attempt++) {
+      await this.pool.pause(Math.min(BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)]!, reply.leftMs));
+      if (this.#ended) return { kind: "sqlError", code: SQLITE_BUSY, message: "database is locked", pinned: false, counters: null };
+      reply = await thread.request({ ...request, seed: null }); // the first attempt set the counters
+    }
+    return reply;
   }
 
   /** Closes the session's handles (rolling back an open transaction). */
@@ -423,6 +446,11 @@ export class WorkerPool {
       },
       () => {},
     );
+  }
+
+  /** Resolves after `ms`, on the pool's clock. */
+  pause(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.after(ms, resolve));
   }
 
   /** Counts the times every handle to `db` was closed: a session's counters from before are void. */

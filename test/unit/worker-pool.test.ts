@@ -440,6 +440,60 @@ describe("session Workers", () => {
     await ownStatement(); // full again
     expect(shared).toEqual([3, 3]);
   });
+
+  test("on a shared Worker, a statement that finds a lock taken goes again after the busy handler's pauses", async () => {
+    const { pool, workers, clock, statements } = setup(2, { maxThreads: 1 });
+    const alone = pool.openSession();
+    const turnAlone = await alone.turn("a.db", "BEGIN IMMEDIATE", true);
+    const answerAlone = turnAlone.run("a.db", "BEGIN IMMEDIATE");
+    const worker = workers[2]!;
+    expect(worker.answer({ kind: "done" })).toMatchObject({ kind: "query", sharedSince: null }); // alone: SQLite waits
+    await answerAlone;
+    turnAlone[Symbol.dispose]();
+
+    const sharing = pool.openSession();
+    using turn = await sharing.turn("a.db", "INSERT INTO t VALUES (1)", true);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)");
+    const first = worker.answer({ kind: "busy", leftMs: 1000 });
+    expect(first).toMatchObject({ kind: "query", session: sharing.id, sharedSince: expect.any(Number) });
+    /** Moves the clock `ms` (once the reply is in), and says whether the statement was sent again by then. */
+    const sentAgainAfter = async (ms: number) => {
+      await Bun.sleep(0);
+      clock.tick(ms);
+      await Bun.sleep(0);
+      return worker.inbox.length > 0;
+    };
+    expect(await sentAgainAfter(0.5)).toBe(false);
+    expect(await sentAgainAfter(0.5)).toBe(true); // 1 ms
+    expect(worker.answer({ kind: "busy", leftMs: 990 })).toEqual({ ...first, seed: null } as WorkerRequest); // the first set the counters
+    expect(await sentAgainAfter(1)).toBe(false);
+    expect(await sentAgainAfter(1)).toBe(true); // 2 ms
+    worker.answer({ kind: "busy", leftMs: 3 });
+    expect(await sentAgainAfter(3)).toBe(true); // 5 ms, but only 3 were left
+    expect(statements.available).toBe(1); // its permit held all along
+    worker.answer({ kind: "sqlError", code: 5, message: "database is locked", pinned: false, counters: null });
+    expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
+  });
+
+  test("a statement waiting to go again is dropped when its session ends: its handles are closed", async () => {
+    const { pool, workers, clock } = setup(1, { maxThreads: 1 });
+    const [first, second] = [pool.openSession(), pool.openSession()];
+    for (const session of [first, second]) {
+      using turn = await session.turn("a.db", "PRAGMA foreign_keys=ON", true);
+      const answer = turn.run("a.db", "PRAGMA foreign_keys=ON");
+      workers[1]!.step();
+      await answer;
+    }
+    using turn = await second.turn("a.db", "INSERT INTO t VALUES (1)", true);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)");
+    workers[1]!.answer({ kind: "busy", leftMs: 1000 });
+    await Bun.sleep(0); // the reply is in: the pause has begun
+    second.end();
+    expect(workers[1]!.waiting).toEqual(["endSession"]);
+    clock.tick(1);
+    expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
+    expect(workers[1]!.waiting).toEqual(["endSession"]); // not sent again
+  });
 });
 
 describe("the polling flag (poll.ts)", () => {
