@@ -34,7 +34,9 @@ export async function compile(outfile: string, options: { target?: string; execu
     "src/main.ts",
     "src/worker.ts",
   ];
-  const build = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: "inherit", stderr: "inherit" });
+  // Bun's progress lines go to stderr, so that the stdout of a script that builds first (the
+  // bench's tables) is only its own.
+  const build = Bun.spawnSync([process.execPath, ...args], { cwd: root, stdout: 2, stderr: "inherit" });
   if (build.exitCode !== 0) throw new Error(`bun build failed for ${outfile}`);
 }
 
