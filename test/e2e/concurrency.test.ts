@@ -57,6 +57,25 @@ describe("concurrency", () => {
     expect(await waiting).toBe(EMPTY);
   });
 
+  test("past 256 session Workers, a write waiting on a shared Worker holds up no COMMIT there", async () => {
+    await using server = await startServer(["--workers", "4", "--busy-timeout", "30000"]);
+    await using closing = new AsyncDisposableStack();
+    // A PRAGMA gives each connection a session Worker of its own, up to 256 of them.
+    const stateful: Client[] = [];
+    for (let i = 0; i < 256; i++) {
+      stateful.push(closing.use(await connect(server.port)));
+      expect(await stateful[i]!.request(query("x.db", "PRAGMA foreign_keys=ON"))).toBe(EMPTY);
+    }
+    // The 257th connection shares the least-loaded session Worker: the first connection's.
+    await using holder = await lockHolder(server.port, "locked.db");
+    await server.waitFor(/all 256 session Workers are in use/);
+    const waiting = stateful[0]!.request(query("locked.db", "INSERT INTO t VALUES (1)"));
+    await roundTrip(server.port);
+    // Before, the COMMIT waited behind that INSERT asleep in SQLite's busy handler: 30 s, then it failed.
+    expect(await holder.request(query("locked.db", "COMMIT"))).toBe(EMPTY);
+    expect(await waiting).toBe(EMPTY);
+  }, 60_000);
+
   test("writes waiting for a lock never hold up the lock holder's own writes", async () => {
     await using server = await startServer(["--workers", "3", "--busy-timeout", "30000"]);
     await using holder = await lockHolder(server.port, "gate.db");
