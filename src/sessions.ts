@@ -43,8 +43,6 @@ type Place =
 
 const SQLITE_ERROR = 1;
 const SQLITE_BUSY = 5;
-/** What SQLite's busy handler waits out: a lock taken. Not SQLITE_BUSY_SNAPSHOT and the like, which it does not. */
-const SQLITE_BUSY_PLAIN = SQLITE_BUSY;
 const SQLITE_TOOBIG = 18;
 const SQLITE_MISUSE = 21;
 const SQLITE_AUTH = 23;
@@ -260,7 +258,8 @@ export class Sessions {
   /**
    * Runs a prepared statement with busy_timeout 0, and not at the write gate (which waits
    * in this thread too): see query. SQLite's busy handler is given no chance to wait, so a
-   * plain SQLITE_BUSY here is a lock the handler would have waited for.
+   * plain SQLITE_BUSY here (the extended code exactly: not SQLITE_BUSY_SNAPSHOT and the like,
+   * which the handler does not wait out) is a lock the handler would have waited for.
    */
   #runWithoutWaiting(handle: Database, statement: Statement, since: number): Outcome {
     const timeoutMs = busyTimeout(handle);
@@ -269,7 +268,7 @@ export class Sessions {
     try {
       return run(statement);
     } catch (error) {
-      if (leftMs > 0 && extendedCode(error) === SQLITE_BUSY_PLAIN) return { kind: "busy", leftMs };
+      if (leftMs > 0 && extendedCode(error) === SQLITE_BUSY) return { kind: "busy", leftMs };
       return sqlErrorOutcome(error);
     } finally {
       statement.finalize();

@@ -306,6 +306,7 @@ export class Session {
     let reply = await thread.request(request);
     for (let attempt = 0; reply.kind === "busy"; attempt++) {
       await this.pool.pause(Math.min(BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)]!, reply.leftMs));
+      // Its connection has closed: nobody reads this.
       if (this.#ended) return { kind: "sqlError", code: SQLITE_BUSY, message: "database is locked", pinned: false, counters: null };
       reply = await thread.request({ ...request, seed: null }); // the first attempt set the counters
     }
