@@ -2,7 +2,8 @@
 // grows, and a Worker that stops getting requests stops growing: what its last burst left
 // behind would stay for as long as its connection stays open and idle (about 0.6 MB per
 // session Worker after 300 statements; docs/performance.md). Collecting during a burst
-// instead cost a tenth to a fifth of the throughput, so it waits for a quiet interval.
+// instead cost a tenth to a fifth of the throughput, so it waits for a quiet interval; a
+// request that arrives during the collection waits for it (2-4 ms for such a Worker).
 
 /** A repeating timer, and how to stop it. */
 export type Every = (ms: number, tick: () => void) => { stop(): void };
