@@ -146,8 +146,8 @@ async function memoryFigures(serverPid: number, port: number) {
   return figures;
 }
 
-/** When the connections with state, still open, count as idle: Workers collect after 1–2 s quiet (idle-collection.ts). */
-const IDLE_MS = 5000;
+/** When the connections with state, still open, count as idle: Bun collects a quiet Worker's garbage within about 8 s. */
+const IDLE_MS = 12_000;
 
 /** Read transactions each connection with state runs (about 2 s for 64 connections here). */
 const STATEFUL_ROUNDS = 100;

@@ -1,7 +1,6 @@
 // Entry point of a database Worker thread: decodes each message, runs it against the
 // Worker's sessions, and answers with exactly one reply, in order.
 
-import { IdleCollection } from "./idle-collection";
 import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
 import { PollingFlag, PostedCount, RequestPoller } from "./poll";
 import { Sessions, type SessionReply } from "./sessions";
@@ -13,7 +12,6 @@ let sessions: Sessions | null = null;
 let claims: Int32Array | null = null;
 /** Watches for the next request after each answer (poll.ts). */
 let poller: RequestPoller | null = null;
-const idle = new IdleCollection();
 
 // For the tests of Worker faults only: with this set in the server's environment, this exact
 // query makes the Worker die as a bug or an out-of-memory would.
@@ -30,7 +28,6 @@ self.onmessage = (event: MessageEvent<string | InitRequest>) => {
   } else {
     self.postMessage(encodeReply(reply));
   }
-  idle.handled();
   // Once a request is on its way, the event loop delivers it without this thread sleeping.
   poller?.awaitNext();
 };
