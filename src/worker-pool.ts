@@ -298,16 +298,21 @@ export class Session {
    * Sends a statement for the session's own handle. On a Worker other sessions share, it must
    * not wait there for a lock (see Sessions.query): it comes back `busy`, and goes again after
    * the pause SQLite's busy handler would take, holding its permit meanwhile, until it runs or
-   * the Worker says busy_timeout is over. Not once the session has ended: that would reopen
-   * its handles.
+   * the Worker says busy_timeout is over. Not once the session has ended, nor once its
+   * database is being deleted: either closes its handle, and sending the statement again
+   * would open the file anew (while it is being removed, for a deletion; the check and the
+   * send are one synchronous step, as in Connection's dispatch). It fails as a lock wait
+   * that timed out would.
    */
   async #untilNotBusy(thread: Thread, query: QueryRequest): Promise<WorkerReply> {
     const request = thread.sessions > 1 ? { ...query, sharedSince: Date.now() } : query;
+    const generation = this.pool.generation(query.db);
     let reply = await thread.request(request);
     for (let attempt = 0; reply.kind === "busy"; attempt++) {
       await this.pool.pause(Math.min(BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)]!, reply.leftMs));
-      // Its connection has closed: nobody reads this.
-      if (this.#ended) return { kind: "sqlError", code: SQLITE_BUSY, message: "database is locked", pinned: false, counters: null };
+      if (this.#ended || this.pool.generation(query.db) !== generation) {
+        return { kind: "sqlError", code: SQLITE_BUSY, message: "database is locked", pinned: this.#pinned, counters: null };
+      }
       reply = await thread.request({ ...request, seed: null }); // the first attempt set the counters
     }
     return reply;

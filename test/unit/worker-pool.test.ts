@@ -494,6 +494,26 @@ describe("session Workers", () => {
     expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
     expect(workers[1]!.waiting).toEqual(["endSession"]); // not sent again
   });
+
+  test("a statement waiting to go again is dropped when its database is being deleted", async () => {
+    const { pool, workers, clock } = setup(1, { maxThreads: 1 });
+    const [first, second] = [pool.openSession(), pool.openSession()];
+    for (const session of [first, second]) {
+      using turn = await session.turn("a.db", "PRAGMA foreign_keys=ON", true);
+      const answer = turn.run("a.db", "PRAGMA foreign_keys=ON");
+      workers[1]!.step();
+      await answer;
+    }
+    using turn = await second.turn("a.db", "INSERT INTO t VALUES (1)", true);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)");
+    workers[1]!.answer({ kind: "busy", leftMs: 1000 });
+    await Bun.sleep(0); // the reply is in: the pause has begun
+    void pool.closeDatabase("a.db");
+    expect(workers[1]!.waiting).toEqual(["closeDatabase"]);
+    clock.tick(1);
+    expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
+    expect(workers[1]!.waiting).toEqual(["closeDatabase"]); // not sent again: it would reopen the file
+  });
 });
 
 describe("the polling flag (poll.ts)", () => {
