@@ -475,7 +475,8 @@ describe("session Workers", () => {
     expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
   });
 
-  test("a statement waiting to go again is dropped when its session ends: its handles are closed", async () => {
+  /** Two sessions on one session Worker; the second's INSERT came back busy and waits to go again. */
+  const waitingToGoAgain = async () => {
     const { pool, workers, clock } = setup(1, { maxThreads: 1 });
     const [first, second] = [pool.openSession(), pool.openSession()];
     for (const session of [first, second]) {
@@ -484,35 +485,29 @@ describe("session Workers", () => {
       workers[1]!.step();
       await answer;
     }
-    using turn = await second.turn("a.db", "INSERT INTO t VALUES (1)", true);
-    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)");
+    const turn = await second.turn("a.db", "INSERT INTO t VALUES (1)", true);
+    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)").finally(() => turn[Symbol.dispose]());
     workers[1]!.answer({ kind: "busy", leftMs: 1000 });
     await Bun.sleep(0); // the reply is in: the pause has begun
+    return { pool, worker: workers[1]!, clock, second, answer };
+  };
+
+  test("a statement waiting to go again is dropped when its session ends: its handles are closed", async () => {
+    const { worker, clock, second, answer } = await waitingToGoAgain();
     second.end();
-    expect(workers[1]!.waiting).toEqual(["endSession"]);
+    expect(worker.waiting).toEqual(["endSession"]);
     clock.tick(1);
     expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
-    expect(workers[1]!.waiting).toEqual(["endSession"]); // not sent again
+    expect(worker.waiting).toEqual(["endSession"]); // not sent again
   });
 
   test("a statement waiting to go again is dropped when its database is being deleted", async () => {
-    const { pool, workers, clock } = setup(1, { maxThreads: 1 });
-    const [first, second] = [pool.openSession(), pool.openSession()];
-    for (const session of [first, second]) {
-      using turn = await session.turn("a.db", "PRAGMA foreign_keys=ON", true);
-      const answer = turn.run("a.db", "PRAGMA foreign_keys=ON");
-      workers[1]!.step();
-      await answer;
-    }
-    using turn = await second.turn("a.db", "INSERT INTO t VALUES (1)", true);
-    const answer = turn.run("a.db", "INSERT INTO t VALUES (1)");
-    workers[1]!.answer({ kind: "busy", leftMs: 1000 });
-    await Bun.sleep(0); // the reply is in: the pause has begun
+    const { pool, worker, clock, answer } = await waitingToGoAgain();
     void pool.closeDatabase("a.db");
-    expect(workers[1]!.waiting).toEqual(["closeDatabase"]);
+    expect(worker.waiting).toEqual(["closeDatabase"]);
     clock.tick(1);
     expect(await answer).toMatchObject({ kind: "sqlError", code: 5 });
-    expect(workers[1]!.waiting).toEqual(["closeDatabase"]); // not sent again: it would reopen the file
+    expect(worker.waiting).toEqual(["closeDatabase"]); // not sent again: it would reopen the file
   });
 });
 
