@@ -12,7 +12,9 @@ import type { MemoryBudget } from "./memory-budget";
 import { authPassword, parseBody, toCommand, GenericError, type Command } from "./request";
 import * as responses from "./responses";
 import type { WorkerReply } from "./messages";
-import { WorkerCrashedError, type Session, type WorkerPool } from "./worker-pool";
+import type { Session } from "./session";
+import { WorkerCrashedError } from "./thread";
+import type { WorkerPool } from "./worker-pool";
 
 /** What every connection shares. */
 export interface ServerContext {

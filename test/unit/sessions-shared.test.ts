@@ -9,7 +9,8 @@ import { join } from "node:path";
 import type { WorkerReply } from "../../src/messages";
 import { Semaphore } from "../../src/semaphore";
 import { Sessions, type SessionReply } from "../../src/sessions";
-import { WorkerPool, type Session } from "../../src/worker-pool";
+import type { Session } from "../../src/session";
+import { WorkerPool } from "../../src/worker-pool";
 
 const BUSY_TIMEOUT_MS = 2000;
 const EMPTY = '{"columns":[],"data":[]}';

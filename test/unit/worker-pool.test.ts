@@ -5,7 +5,9 @@ import { describe, expect, test } from "bun:test";
 import { decodeRequest, encodeReply, type InitRequest, type WorkerReply, type WorkerRequest } from "../../src/messages";
 import { PollingFlag } from "../../src/poll";
 import { Semaphore } from "../../src/semaphore";
-import { HOLD_UP_MS, WorkerPool, type Clock, type PoolOptions, type Session } from "../../src/worker-pool";
+import type { Session } from "../../src/session";
+import { HOLD_UP_MS, type Clock } from "../../src/thread";
+import { WorkerPool, type PoolOptions } from "../../src/worker-pool";
 import { WriteGate } from "../../src/write-gate";
 
 class FakeWorker {
