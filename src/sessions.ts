@@ -8,7 +8,8 @@ import { resolveDbPath } from "./folder";
 import { encodeRowsUtf8, type Row } from "./json-encoder";
 import type { SharedWrite, WorkerReply } from "./messages";
 import { attachPrivate, detachPrivate, formatCounters, parseCounters, readCounters, setCounters, type Counters } from "./counters";
-import { asksForCounters, firstStatement, leavesConnectionState, startsLikePragma, startsLikeRead, startsLikeWrite } from "./sql-statements";
+import { firstStatement, leavesConnectionState, startsLikePragma, startsLikeRead, startsLikeWrite } from "./sql-statements";
+import { dataVersion, lastReadSchema, readSchema } from "./schema-watch";
 import { ResultTooBigError } from "./utf8-writer";
 import type { WriteGate } from "./write-gate";
 
@@ -61,6 +62,9 @@ const MAX_SHARED_CHANGES = 4096n;
  * must not wait seconds for its first BEGIN.
  */
 const MAX_SHARED_TOTAL = 100_000n;
+
+/** Attempts at a shared read whose database's schema changed while it ran. */
+const MAX_READ_ATTEMPTS = 3;
 
 /** Shared handles that have the private database counters.ts needs. */
 const withPrivate = new WeakSet<Database>();
@@ -216,7 +220,7 @@ export class Sessions {
    */
   #sharedRead(handle: Database, statement: Statement, sql: string): Outcome {
     for (let attempt = 1; ; attempt++) {
-      let known = schemaUse.get(handle);
+      let known = lastReadSchema(handle);
       if (!known || known.use.views) known = readSchema(handle);
       // A schema that changes under every attempt: the session's own handle needs no check.
       if (known.use.views || attempt > MAX_READ_ATTEMPTS) return declined(statement);
@@ -341,48 +345,6 @@ function seed(handle: Database, counters: Counters): void {
   } finally {
     detachPrivate(handle);
   }
-}
-
-/** Whether a database's views, and its triggers, ask for the connection's counters. */
-type CounterUse = { views: boolean; triggers: boolean };
-
-/** What a shared handle last read of its database's schema, as of which versions. */
-type KnownSchema = { version: bigint; dataVersion: number; use: CounterUse };
-const schemaUse = new WeakMap<Database, KnownSchema>();
-
-/** Attempts at a shared read whose database's schema changed while it ran. */
-const MAX_READ_ATTEMPTS = 3;
-
-/**
- * A statement that goes through such a view, or fires such a trigger, must run on the
- * session's own handle: on a shared one `last_insert_rowid()`, `changes()` and
- * `total_changes()` inside them would be the reader's, not the session's. They are judged as
- * mayReadAnywhere judges the statement's own text. One PRAGMA (a transaction) to learn the
- * schema version; the views and triggers are read again only when it changed.
- */
-function readSchema(handle: Database): KnownSchema {
-  const { schema_version: version } = handle.query("PRAGMA main.schema_version").get() as { schema_version: bigint };
-  let known = schemaUse.get(handle);
-  if (known?.version !== version) {
-    const rows = handle.query("SELECT type, sql FROM main.sqlite_schema WHERE type IN ('view', 'trigger')").values() as [string, string][];
-    const asks = (type: string) => rows.some(([kind, sql]) => kind === type && asksForCounters(sql));
-    known = { version, dataVersion: 0, use: { views: asks("view"), triggers: asks("trigger") } };
-    schemaUse.set(handle, known);
-  }
-  known.dataVersion = dataVersion(handle);
-  return known;
-}
-
-const SQLITE_FCNTL_DATA_VERSION = 35;
-const dataVersionBox = new Uint32Array(2); // bun:sqlite wants at least 8 bytes
-
-/**
- * The main database's data version: SQLite adds one whenever this handle commits, or a
- * transaction on it starts and finds that another connection committed. A memory read, no I/O.
- */
-function dataVersion(handle: Database): number {
-  handle.fileControl(SQLITE_FCNTL_DATA_VERSION, dataVersionBox);
-  return dataVersionBox[0]!;
 }
 
 function attaches(handle: Database, path: string): boolean {
