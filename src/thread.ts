@@ -17,7 +17,7 @@ import type { Permit } from "./semaphore";
 export const HOLD_UP_MS = 2;
 /**
  * Reads shorter than this on average are worth queueing behind each other: waking a sleeping
- * reader for one costs about as much (a round trip to it is ~60 µs here, docs/performance.md).
+ * reader for one costs about as much (a round trip to it is ~60 µs here, docs/performance-log.md).
  */
 export const QUICK_READ_MS = 0.1;
 
