@@ -220,16 +220,17 @@ describe("faults", () => {
       await setup.request(query("durable.db", "CREATE TABLE t(id INTEGER PRIMARY KEY)"));
       const writers = await Promise.all(Array.from({ length: 8 }, () => connect(server.port)));
       let next = 1;
+      const enough = Promise.withResolvers<void>();
       const write = async (client: Client) => {
         for (;;) {
           const id = next++;
           const response = await client.request(query("durable.db", `INSERT INTO t VALUES (${id})`)).catch(() => null);
           if (response === null) return;
-          if (response === EMPTY) acknowledged.push(id);
+          if (response === EMPTY && acknowledged.push(id) === 300) enough.resolve();
         }
       };
       const running = writers.map(write);
-      while (acknowledged.length < 300) await Bun.sleep(5);
+      await enough.promise;
       server.proc.kill("SIGKILL");
       await Promise.all(running);
       for (const writer of writers) writer.close();
