@@ -18,8 +18,9 @@ export function lastReadSchema(handle: Database): KnownSchema | undefined {
 }
 
 /**
- * A statement that goes through such a view, or fires such a trigger, must run on the
- * session's own handle: on a shared one `last_insert_rowid()`, `changes()` and
+ * Reads the schema's view and trigger use anew if its version moved. A statement that goes
+ * through a view, or fires a trigger, that asks for the connection's counters must run on
+ * the session's own handle: on a shared one `last_insert_rowid()`, `changes()` and
  * `total_changes()` inside them would be the reader's, not the session's. They are judged as
  * mayReadAnywhere judges the statement's own text. One PRAGMA (a transaction) to learn the
  * schema version; the views and triggers are read again only when it changed.
