@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
+import { cpuMicros } from "./bench/cpu-time";
 
 const { values } = parseArgs({
   options: {
@@ -79,13 +80,6 @@ function rss(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m)![1]) * 1024;
 }
 
-/** CPU time (user + system) of a process, or of one of its threads, in µs. */
-function cpuMicros(pid: number, tid?: number): number {
-  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // the name may hold spaces
-  return (Number(fields[11]) + Number(fields[12])) * 10_000; // utime + stime, in ticks of 10 ms
-}
-
 /** CPU µs per response of the process and of its main thread, over the loadgen's measured seconds. */
 type CpuPerRequest = { cpu_us_per_req: number; main_thread_us_per_req: number };
 
@@ -96,7 +90,7 @@ async function drive(loadgen: string, host: string, port: number, scenario: (typ
   let peak = 0;
   const sampler = pid ? setInterval(() => (peak = Math.max(peak, rss(pid))), 200) : null;
   // CPU is read when the loadgen's warm-up ends and when it stops measuring (to within a few ms).
-  const cpu = (): [number, number] => (pid ? [cpuMicros(pid), cpuMicros(pid, pid)] : [0, 0]);
+  const cpu = (): [number, number] => (pid ? [cpuMicros(`/proc/${pid}/stat`), cpuMicros(`/proc/${pid}/task/${pid}/stat`)] : [0, 0]);
   let warm: [number, number] = [0, 0];
   let done: [number, number] | null = null;
   const marks = [setTimeout(() => (warm = cpu()), WARMUP * 1000), setTimeout(() => (done = cpu()), (WARMUP + SECONDS) * 1000)];

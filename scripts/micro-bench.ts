@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { Sessions } from "../src/sessions";
 import { rowsMessage } from "../src/messages";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
+import { cpuMicros } from "./bench/cpu-time";
 import { mainThreadMicros } from "./bench/main-path";
 
 const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-micro-"));
@@ -58,9 +59,8 @@ function cpuByThread(): Map<string, { name: string; us: number }> {
   const cpu = new Map<string, { name: string; us: number }>();
   for (const task of readdirSync("/proc/self/task")) {
     try {
-      const fields = readFileSync(`/proc/self/task/${task}/stat`, "utf8").split(") ")[1]!.split(" ");
       const name = readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim();
-      cpu.set(task, { name, us: (Number(fields[11]) + Number(fields[12])) * 10_000 }); // ticks of 10 ms
+      cpu.set(task, { name, us: cpuMicros(`/proc/self/task/${task}/stat`) });
     } catch {
       // the thread ended while we looked
     }
