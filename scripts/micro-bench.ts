@@ -5,13 +5,13 @@
 // queued messages. Absolute µs, so only comparable on one machine.
 
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Sessions } from "../src/sessions";
 import { rowsMessage } from "../src/messages";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
-import { cpuMicros } from "./bench/cpu-time";
+import { cpuByThread } from "./bench/cpu-time";
 import { mainThreadMicros } from "./bench/main-path";
 
 const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-micro-"));
@@ -53,20 +53,6 @@ const sharedInsert = perCall(20_000, (i) => {
 sessions.closeAll();
 bare.close();
 rmSync(folder, { recursive: true, force: true });
-
-/** CPU µs of each of this process's threads, by thread id, with the thread's name. */
-function cpuByThread(): Map<string, { name: string; us: number }> {
-  const cpu = new Map<string, { name: string; us: number }>();
-  for (const task of readdirSync("/proc/self/task")) {
-    try {
-      const name = readFileSync(`/proc/self/task/${task}/comm`, "utf8").trim();
-      cpu.set(task, { name, us: cpuMicros(`/proc/self/task/${task}/stat`) });
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return cpu;
-}
 
 /** Round trips to a Worker that always has `depth` messages queued. */
 async function roundTrips(depth: number, count = 100_000) {

@@ -7,7 +7,8 @@
 // Each connection sends one request (a template, "%ID%" replaced by a random id in 1..ids),
 // reads the whole response, records the latency, and sends the next. Prints one JSON line:
 // rps, p50_us, p99_us, p999_us, max_us, responses, errors (responses carrying error_code or
-// generic_error), mb_in_per_s.
+// generic_error), mb_in_per_s, and cpu_us_per_req: this process's own CPU time over the
+// measured seconds per response, so that a run shows what the load generator takes of the cores.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,11 +49,13 @@ static uint64_t next_random(void) {  // xorshift64*
   return random_state * 2685821657736338717ULL;
 }
 
-static int64_t now_ns(void) {
+static int64_t clock_ns(clockid_t clock) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock, &t);
   return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
+
+static int64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 static void die(const char *what) {
   perror(what);
@@ -189,9 +192,11 @@ int main(int argc, char **argv) {
   }
   int64_t start = now_ns(), measure_from = start + (int64_t)(warmup * 1e9), end = measure_from + (int64_t)(seconds * 1e9);
   struct epoll_event events[512];
+  int64_t cpu_from = -1;  // CPU time when the measured seconds began
   for (;;) {
     int64_t t = now_ns();
     if (t >= end) break;
+    if (cpu_from < 0 && t >= measure_from) cpu_from = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     int ready = epoll_wait(epoll_fd, events, 512, 50);
     for (int e = 0; e < ready; e++) {
       int i = (int)events[e].data.u32;
@@ -215,10 +220,11 @@ int main(int argc, char **argv) {
       flush(epoll_fd, c, i);
     }
   }
+  double cpu_us = cpu_from < 0 ? 0 : (clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu_from) / 1e3;
   qsort(latencies, latency_count, sizeof *latencies, compare_u32);
 #define PCT(p) (latency_count ? latencies[(size_t)((latency_count - 1) * (p))] : 0)
-  printf("{\"rps\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"responses\":%zu,\"errors\":%zu,\"mb_in_per_s\":%.2f}\n",
+  printf("{\"rps\":%.1f,\"p50_us\":%u,\"p99_us\":%u,\"p999_us\":%u,\"max_us\":%u,\"responses\":%zu,\"errors\":%zu,\"mb_in_per_s\":%.2f,\"cpu_us_per_req\":%.2f}\n",
          responses / seconds, PCT(0.5), PCT(0.99), PCT(0.999), latency_count ? latencies[latency_count - 1] : 0, responses, errors,
-         bytes_in / seconds / 1e6);
+         bytes_in / seconds / 1e6, responses ? cpu_us / responses : 0);
   return 0;
 }
