@@ -8,9 +8,10 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { encodeRowsUtf8 } from "../../src/json-encoder";
-import { sqlError } from "../../src/responses";
+import { RESULT_ERROR, RESULT_OK, sqlError } from "../../src/responses";
 import { connect, query, startServer, tempFolder, type Client, type Server } from "./harness";
 
 /** Short, so that a write held up by another client's transaction fails fast on both sides. */
@@ -112,8 +113,13 @@ class OracleClient {
   }
 
   close(): void {
-    for (const handle of this.#handles.values()) handle.close();
-    this.#handles.clear();
+    for (const db of [...this.#handles.keys()]) this.closeDatabase(db);
+  }
+
+  /** As DELETE_DB does to every connection's handle, before it removes the files. */
+  closeDatabase(db: string): void {
+    this.#handles.get(db)?.close();
+    this.#handles.delete(db);
   }
 
   #handle(db: string): Database {
@@ -127,6 +133,12 @@ class OracleClient {
     }
     return handle;
   }
+}
+
+function rmIfThere(path: string): boolean {
+  if (!existsSync(path)) return false;
+  rmSync(path);
+  return true;
 }
 
 let server: Server;
@@ -144,13 +156,24 @@ async function differential(seed: number): Promise<void> {
   const clients: Client[] = [];
   const oracles: OracleClient[] = [];
   const history: string[] = [];
-  const step = async (c: number, db: string, sql: string) => {
-    history.push(`client ${c} ${db}: ${sql}`);
-    const expected = oracles[c]!.run(db, sql);
-    const actual = await clients[c]!.request(query(db, sql));
+  const compare = (actual: string, expected: string) => {
     if (actual !== expected) {
       throw new Error(`seed ${seed}, after ${history.length} steps (the last 30 below):\n${history.slice(-30).join("\n")}\nserver: ${actual}\noracle: ${expected}`);
     }
+  };
+  const step = async (c: number, db: string, sql: string) => {
+    history.push(`client ${c} ${db}: ${sql}`);
+    const expected = oracles[c]!.run(db, sql);
+    compare(await clients[c]!.request(query(db, sql)), expected);
+  };
+  /** DELETE_DB, then the schema again: every connection's handle to `db` is closed, its transaction rolled back, its counters reset. */
+  const deleteDb = async (c: number, db: string, schema: string[]) => {
+    history.push(`client ${c}: DELETE_DB ${db}`);
+    for (const oracle of oracles) oracle.closeDatabase(db);
+    const removed = rmIfThere(join(oracleFolder, db));
+    for (const sidecar of ["-wal", "-shm", "-journal"]) rmIfThere(join(oracleFolder, db + sidecar));
+    compare(await clients[c]!.request(JSON.stringify({ cmd: "DELETE_DB", db })), removed ? RESULT_OK : RESULT_ERROR);
+    for (const sql of schema) await step(c, db, sql);
   };
   try {
     for (let c = 0; c < CLIENTS; c++) {
@@ -159,8 +182,8 @@ async function differential(seed: number): Promise<void> {
     }
     // Each seed on databases of its own, in the server's folder and in the oracle's.
     const names = DATABASES.map((db) => `${seed}-${db}`);
-    for (const sql of SCHEMA) for (const db of names) await step(0, db, sql);
-    for (const sql of B_ONLY) await step(0, names[1]!, sql);
+    const schemas = [SCHEMA, [...SCHEMA, ...B_ONLY]];
+    for (const [i, db] of names.entries()) for (const sql of schemas[i]!) await step(0, db, sql);
     let c = 0;
     for (let i = 0; i < STEPS; i++) {
       // Mostly the same client again, as an application finishes what it started, so that
@@ -178,7 +201,9 @@ async function differential(seed: number): Promise<void> {
         history.push(`client ${c} reconnects`);
         continue;
       }
-      await step(c, names[random.next() < 0.7 ? 0 : 1]!, nextStatement());
+      const d = random.next() < 0.7 ? 0 : 1;
+      if (random.next() < 0.005) await deleteDb(c, names[d]!, schemas[d]!);
+      else await step(c, names[d]!, nextStatement());
     }
   } finally {
     for (const client of clients) client.close();
