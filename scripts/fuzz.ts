@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
+import { seededRandom, type SeededRandom } from "./seeded-random";
 
 const { values } = parseArgs({
   options: {
@@ -24,19 +25,6 @@ const TOTAL = Number(values.requests);
 const CONNECTIONS = Number(values.connections);
 const MAX_PACKET = 65536;
 const binary = join(import.meta.dir, "..", "dist", "sqlite3-server");
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]) => items[Math.floor(next() * items.length)]! };
-}
 
 const SQL = [
   "SELECT 1",
@@ -58,7 +46,7 @@ const SQL = [
 ];
 const DBS = ["fuzz.db", "other.db", "", "../x", "a/b", ".", "x.db-wal", "é☃.db"];
 
-function validBody(r: ReturnType<typeof rng>): string {
+function validBody(r: SeededRandom): string {
   switch (r.int(6)) {
     case 0:
       return JSON.stringify({ cmd: "LIST" });
@@ -73,7 +61,7 @@ const encoder = new TextEncoder();
 const JUNK = ["{", "}", "[", "]", ":", ",", '"', "\\", "null", "true", "1e999", "-", "\u0000", "é", "'", "cmd", "db"];
 
 /** A body: valid, mutated at the text or byte level, or generated from nothing. */
-function fuzzBody(r: ReturnType<typeof rng>): Uint8Array {
+function fuzzBody(r: SeededRandom): Uint8Array {
   const kind = r.int(10);
   if (kind === 0) return Uint8Array.from({ length: r.int(64) }, () => r.int(256)); // random bytes
   if (kind === 1) {
@@ -169,7 +157,7 @@ async function open(port: number): Promise<Conn> {
 }
 
 /** Frame-level abuse on a throwaway connection: the server must simply carry on. */
-async function abuse(port: number, r: ReturnType<typeof rng>): Promise<void> {
+async function abuse(port: number, r: SeededRandom): Promise<void> {
   const conn = await open(port).catch(() => null);
   if (!conn) return;
   const frame = encodeFrame(fuzzBody(r));
@@ -208,7 +196,7 @@ async function main() {
     let sent = 0;
     let abuses = 0;
     const worker = async (id: number) => {
-      const r = rng(SEED * 1000 + id);
+      const r = seededRandom(SEED * 1000 + id);
       let conn = await open(port);
       while (sent < TOTAL) {
         if (r.int(200) === 0) {

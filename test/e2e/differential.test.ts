@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { encodeRowsUtf8 } from "../../src/json-encoder";
 import { RESULT_ERROR, RESULT_OK, sqlError } from "../../src/responses";
 import { connect, query, startServer, tempFolder, type Client, type Server } from "./harness";
+import { seededRandom, type SeededRandom } from "../../scripts/seeded-random";
 
 /** Short, so that a write held up by another client's transaction fails fast on both sides. */
 const BUSY_TIMEOUT_MS = 2;
@@ -36,21 +37,8 @@ const B_ONLY = [
   "CREATE TRIGGER u_rowid AFTER INSERT ON u BEGIN INSERT INTO w(x) VALUES (last_insert_rowid()); END",
 ];
 
-/** mulberry32, as in scripts/fuzz.ts: the same steps for the same seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { int: (n: number) => Math.floor(next() * n), next };
-}
-
 /** Statements by weight: reads, autocommit writes, transactions, and connection state. */
-function statementMaker(random: ReturnType<typeof rng>) {
+function statementMaker(random: SeededRandom) {
   const r = () => random.int(60) + 1;
   // A session writes on readers' shared handles until it first needs its own handle for a
   // database (a transaction, a read of its counters, a PRAGMA, a TEMP table): those are rarer,
@@ -151,7 +139,7 @@ afterAll(async () => {
 
 async function differential(seed: number): Promise<void> {
   using oracleFolder = tempFolder();
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const nextStatement = statementMaker(random);
   const clients: Client[] = [];
   const oracles: OracleClient[] = [];
