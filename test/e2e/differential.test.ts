@@ -70,6 +70,23 @@ function statementMaker(random: SeededRandom) {
     [0.5, () => "PRAGMA foreign_keys = ON"],
     [0.5, () => "PRAGMA foreign_keys"],
     [0.5, () => "PRAGMA busy_timeout"], // the server changes it around some statements, and must put it back
+    // How a statement starts decides where it may run; these start otherwise.
+    [1, () => `INSERT INTO t(v) VALUES (${r()}) RETURNING id, v`],
+    [1, () => `UPDATE t SET v = v - 1 WHERE id = ${r()} RETURNING v`],
+    [1, () => `/* note */ INSERT INTO t(v) VALUES (${r()})`],
+    [1, () => "-- note\nSELECT count(*) AS n FROM t"],
+    [1, () => `REPLACE INTO u(k) VALUES (${random.int(25)})`],
+    [1, () => `WITH x(n) AS (VALUES (${r()})) INSERT INTO t(v) SELECT n FROM x`],
+    // Schema changes: a view that asks for the counters, made and dropped, moves a.db's
+    // statements between shared handles and the session's own.
+    [0.5, () => "CREATE VIEW IF NOT EXISTS totals AS SELECT total_changes() AS tc"],
+    [0.5, () => "DROP VIEW IF EXISTS totals"],
+    [0.5, () => "SELECT * FROM totals"],
+    [0.3, () => "CREATE TABLE IF NOT EXISTS extra(x)"],
+    [0.3, () => "DROP TABLE IF EXISTS extra"],
+    [0.5, () => "PRAGMA user_version"],
+    [0.3, () => `PRAGMA user_version = ${r()}`],
+    [0.2, () => "VACUUM"],
   ];
   const total = menu.reduce((sum, [weight]) => sum + weight, 0);
   return () => {
