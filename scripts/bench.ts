@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
 import { prepareDatabase, ROWS } from "./bench/bench-db";
-import { cpuByThread, cpuMicros } from "./bench/cpu-time";
+import { cpuByThread, cpuMicros, type ThreadCpu } from "./bench/cpu-time";
 
 const { values } = parseArgs({
   options: {
@@ -99,6 +99,26 @@ type CpuPerRequest = {
 
 type Load = { rps: number; p50_us: number; p99_us: number; p999_us: number; max_us: number; responses: number; errors: number; mb_in_per_s: number; cpu_us_per_req: number };
 
+/** The server's CPU so far, in all and by thread (a /proc reading). */
+type ServerSample = { process: number; threads: Map<string, ThreadCpu> };
+const sampleServer = (pid: number): ServerSample => ({ process: cpuMicros(`/proc/${pid}/stat`), threads: cpuByThread(pid) });
+
+function cpuPerRequest(pid: number, warm: ServerSample, end: ServerSample, load: Load): CpuPerRequest {
+  const responses = Math.max(load.responses, 1);
+  // Threads that ended meanwhile are left out; new ones count from zero.
+  const delta = (tid: string, field: "us" | "switchedOut") => end.threads.get(tid)![field] - (warm.threads.get(tid)?.[field] ?? 0);
+  const main = String(pid);
+  const others = [...end.threads.keys()].filter((tid) => tid !== main).map((tid) => delta(tid, "us"));
+  return {
+    cpu_us_per_req: (end.process - warm.process) / responses,
+    main_thread_us_per_req: delta(main, "us") / responses,
+    busiest_other_thread_us_per_req: Math.max(0, ...others) / responses,
+    main_switched_out_per_req: delta(main, "switchedOut") / responses,
+    loadgen_us_per_req: load.cpu_us_per_req,
+  };
+}
+
+/** Runs one scenario's load against host:port; with the server's `pid`, also its memory and CPU. */
 async function drive(loadgen: string, host: string, port: number, scenario: (typeof SCENARIOS)[number], pid?: number) {
   const args = [loadgen, "--host", host, "--port", String(port), "--conns", String(scenario.conns), "--seconds", String(SECONDS)];
   args.push("--warmup", String(WARMUP), "--ids", String(ROWS), ...scenario.templates.flatMap((t) => ["--template", t]));
@@ -106,9 +126,9 @@ async function drive(loadgen: string, host: string, port: number, scenario: (typ
   let peak = 0;
   const sampler = pid ? setInterval(() => (peak = Math.max(peak, rss(pid))), 200) : null;
   // The server's threads are read when the loadgen's warm-up ends and when it stops measuring (to within a few ms).
-  const sample = () => (pid ? { process: cpuMicros(`/proc/${pid}/stat`), threads: cpuByThread(pid) } : null);
+  const sample = () => (pid ? sampleServer(pid) : null);
   let warm = sample();
-  let done: ReturnType<typeof sample> = null;
+  let done: ServerSample | null = null;
   const marks = [setTimeout(() => (warm = sample()), WARMUP * 1000), setTimeout(() => (done = sample()), (WARMUP + SECONDS) * 1000)];
   const out = await new Response(proc.stdout).text();
   if (sampler) clearInterval(sampler);
@@ -116,20 +136,7 @@ async function drive(loadgen: string, host: string, port: number, scenario: (typ
   if ((await proc.exited) !== 0) throw new Error(`loadgen failed against ${host}:${port} in ${scenario.name}`);
   const load = JSON.parse(out) as Load;
   const end = done ?? sample(); // the loadgen may finish a moment before the timer
-  let cpu: CpuPerRequest | null = null;
-  if (pid && warm && end) {
-    const responses = Math.max(load.responses, 1);
-    // Threads that ended meanwhile are left out; new ones count from zero.
-    const delta = (tid: string, field: "us" | "switchedOut") => end.threads.get(tid)![field] - (warm!.threads.get(tid)?.[field] ?? 0);
-    const others = [...end.threads.keys()].filter((tid) => tid !== String(pid)).map((tid) => delta(tid, "us"));
-    cpu = {
-      cpu_us_per_req: (end.process - warm.process) / responses,
-      main_thread_us_per_req: delta(String(pid), "us") / responses,
-      busiest_other_thread_us_per_req: Math.max(0, ...others) / responses,
-      main_switched_out_per_req: delta(String(pid), "switchedOut") / responses,
-      loadgen_us_per_req: load.cpu_us_per_req,
-    };
-  }
+  const cpu = pid && warm && end ? cpuPerRequest(pid, warm, end, load) : null;
   return { ...load, rss_mb: pid ? Math.max(peak, rss(pid)) / 1e6 : null, cpu };
 }
 
