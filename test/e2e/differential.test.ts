@@ -3,14 +3,14 @@
 // changes() and total_changes() between them, and moves the session to its own handle when
 // it gains state; the contract is that none of this shows. So random statements from a few
 // clients, one at a time, go both to the server and to one bun:sqlite connection per client
-// and database on a copy of the same files (an oracle), and every response must be the same
-// bytes. Deterministic for a seed; a mismatch prints the steps that led to it.
+// and database (an oracle, on files of its own made by the same statements), and every
+// response must be the same bytes. Deterministic for a seed; a mismatch prints the steps that led to it.
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { encodeRowsUtf8 } from "../../src/json-encoder";
+import { encodeRowsUtf8, type SqlValue } from "../../src/json-encoder";
 import { RESULT_ERROR, RESULT_OK, sqlError } from "../../src/responses";
 import { connect, query, startServer, tempFolder, type Client, type Server } from "./harness";
 import { seededRandom, type SeededRandom } from "../../scripts/seeded-random";
@@ -107,8 +107,7 @@ class OracleClient {
     try {
       statement = handle.prepare(sql);
       const columns = statement.columnNames;
-      const rows = statement.values() as unknown[][];
-      const pieces = encodeRowsUtf8(columns, rows as never);
+      const pieces = encodeRowsUtf8(columns, statement.values() as SqlValue[][]);
       return Buffer.concat(pieces).toString("utf8");
     } catch (error) {
       const { errno, message } = error as { errno: number; message: string };
