@@ -8,8 +8,9 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, rmSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
+import { removeDatabaseFiles } from "../../src/folder";
 import { encodeRowsUtf8, type SqlValue } from "../../src/json-encoder";
 import { RESULT_ERROR, RESULT_OK, sqlError } from "../../src/responses";
 import { connect, query, startServer, tempFolder, type Client, type Server } from "./harness";
@@ -140,16 +141,11 @@ class OracleClient {
   }
 }
 
-function rmIfThere(path: string): boolean {
-  if (!existsSync(path)) return false;
-  rmSync(path);
-  return true;
-}
-
 const startDifferentialServer = () => startServer(["--workers", "2", "--busy-timeout", String(BUSY_TIMEOUT_MS)]);
 
 async function differential(server: Server, seed: number): Promise<void> {
-  using oracleFolder = tempFolder();
+  using oracleTemp = tempFolder();
+  const oracleFolder = realpathSync(oracleTemp); // as folder.ts expects, like the server's
   const random = seededRandom(seed);
   const nextStatement = statementMaker(random);
   const clients: Client[] = [];
@@ -169,8 +165,7 @@ async function differential(server: Server, seed: number): Promise<void> {
   const deleteDb = async (c: number, db: string, schema: string[]) => {
     history.push(`client ${c}: DELETE_DB ${db}`);
     for (const oracle of oracles) oracle.closeDatabase(db);
-    const removed = rmIfThere(join(oracleFolder, db));
-    for (const sidecar of ["-wal", "-shm", "-journal"]) rmIfThere(join(oracleFolder, db + sidecar));
+    const removed = await removeDatabaseFiles(oracleFolder, db);
     compare(await clients[c]!.request(JSON.stringify({ cmd: "DELETE_DB", db })), removed ? RESULT_OK : RESULT_ERROR);
     for (const sql of schema) await step(c, db, sql);
   };
