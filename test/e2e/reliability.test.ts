@@ -2,8 +2,10 @@
 // oversized results, file limits, crashes (of a Worker and of the process), contention.
 
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_SHARED_HANDLES } from "../../src/sessions";
+import { openDatabases } from "../open-databases";
 import { connect, count, frame, query, roundTrip, rssOf, startServer, tempFolder, type Client } from "./harness";
 
 const EMPTY = '{"columns":[],"data":[]}';
@@ -59,6 +61,20 @@ describe("memory stays bounded", () => {
     } finally {
       for (const client of plain) client.close();
     }
+  });
+
+  test("reads of more databases than a reader keeps open leave the least recently used closed, and every one reads", async () => {
+    await using server = await startServer(["--workers", "1"]);
+    const folder = realpathSync(server.folder);
+    await using client = await connect(server.port);
+    const one = '{"columns":["one"],"data":[{"one":1}]}';
+    const databases = MAX_SHARED_HANDLES + 44;
+    for (let i = 0; i < databases; i++) expect(await client.request(query(`d${i}.db`, "SELECT 1 AS one"))).toBe(one);
+    const open = openDatabases(server.proc.pid, folder);
+    expect(open.length).toBe(MAX_SHARED_HANDLES);
+    expect(open).toContain(`d${databases - 1}.db`);
+    expect(open).not.toContain("d0.db");
+    expect(await client.request(query("d0.db", "SELECT 1 AS one"))).toBe(one);
   });
 
   test("200 clients announcing 16 MB requests and trickling them: RSS grows by less than the 256 MB budget", async () => {
