@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
-import { prepareDatabase, ROWS } from "./bench/bench-db";
+import { prepareDatabase, prepareSmallDatabases, ROWS } from "./bench/bench-db";
 import { cpuByThread, cpuMicros, type ThreadCpu } from "./bench/cpu-time";
 
 const { values } = parseArgs({
@@ -28,7 +28,7 @@ const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
-/** `--only`: scenarios and memory parts (memory, with_state_64, scaling) by name; all if omitted. */
+/** `--only`: scenarios and memory parts (memory, with_state_64, databases, scaling) by name; all if omitted. */
 const ONLY = values.only ? new Set(values.only.split(",")) : null;
 const wanted = (part: string) => ONLY === null || ONLY.has(part);
 
@@ -212,6 +212,31 @@ async function memoryWithState(serverPid: number, port: number) {
   return figures;
 }
 
+/** How many databases `manyDatabases` reads, each from a folder of its own. */
+const MANY_DATABASES = 2000;
+
+/**
+ * Clients that read many databases, once each: RSS after each of two rounds over all of them,
+ * as 16 connections read them in turn. What the readers keep of the databases they read.
+ */
+async function manyDatabases(serverPid: number, port: number) {
+  const clients = await Promise.all(Array.from({ length: 16 }, () => client(port)));
+  const figures: Record<string, number> = {};
+  for (const round of [1, 2]) {
+    await Promise.all(
+      clients.map(async (c, k) => {
+        for (let i = k; i < MANY_DATABASES; i += clients.length) {
+          const reply = await c.request(`{"cmd":"QUERY","db":"d${i}.db","query":"SELECT * FROM t"}`);
+          if (!reply.startsWith('{"columns"')) throw new Error(`d${i}.db: ${reply}`);
+        }
+      }),
+    );
+    figures[`databases_${MANY_DATABASES}_round_${round}_mb`] = (await settle(serverPid)) / 1e6;
+  }
+  for (const c of clients) c.close();
+  return figures;
+}
+
 /**
  * On a server of its own: peaks are above its idle RSS after one point query (which starts
  * a reader), not above the RSS the SELECTs before left behind.
@@ -266,6 +291,8 @@ async function main() {
   const echoFloor = gcc("echo-floor.c", join(dist, "echo-floor"));
   const folder = mkdtempSync(join(tmpdir(), "sqlite3-server-bench-"));
   prepareDatabase(folder);
+  const manyFolder = mkdtempSync(join(tmpdir(), "sqlite3-server-bench-many-"));
+  if (wanted("databases")) prepareSmallDatabases(manyFolder, MANY_DATABASES);
   const server = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
   const floor = await listen([echoFloor, "0"]);
   const targets = values.target!.map((spec) => {
@@ -300,8 +327,8 @@ async function main() {
     server.proc.kill("SIGTERM");
     await server.proc.exited;
     // Fresh servers for memory: nothing warmed by the load above, or by each other.
-    const onFreshServer = async <T>(measure: (pid: number, port: number) => Promise<T>): Promise<T> => {
-      const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", folder]);
+    const onFreshServer = async <T>(measure: (pid: number, port: number) => Promise<T>, on = folder): Promise<T> => {
+      const fresh = await listen([join(dist, "sqlite3-server"), "--port", "0", "--workers", "2", "-d", on]);
       try {
         return await measure(fresh.proc.pid, fresh.port);
       } finally {
@@ -312,6 +339,7 @@ async function main() {
     const memory = {
       ...(wanted("memory") ? await onFreshServer(memoryFigures) : {}),
       ...(wanted("with_state_64") ? await onFreshServer(memoryWithState) : {}),
+      ...(wanted("databases") ? await onFreshServer(manyDatabases, manyFolder) : {}),
     };
     if (Object.keys(memory).length > 0) {
       results.memory = memory;
@@ -331,6 +359,7 @@ async function main() {
     server.proc.kill("SIGKILL");
     floor.proc.kill("SIGKILL");
     rmSync(folder, { recursive: true, force: true });
+    rmSync(manyFolder, { recursive: true, force: true });
   }
 }
 
