@@ -212,7 +212,7 @@ async function memoryWithState(serverPid: number, port: number) {
   return figures;
 }
 
-/** How many databases `manyDatabases` reads, each from a folder of its own. */
+/** How many databases `manyDatabases` reads, from a folder that holds only them. */
 const MANY_DATABASES = 2000;
 
 /**
