@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
+import { SHARED_HANDLE_IDLE_MS } from "../src/sessions";
 import { prepareDatabase, prepareSmallDatabases, ROWS } from "./bench/bench-db";
 import { cpuByThread, cpuMicros, type ThreadCpu } from "./bench/cpu-time";
 
@@ -217,7 +218,8 @@ const MANY_DATABASES = 2000;
 
 /**
  * Clients that read many databases, once each: RSS after each of two rounds over all of them,
- * as 16 connections read them in turn. What the readers keep of the databases they read.
+ * as 16 connections read them in turn, and once the readers have closed the handles left
+ * idle (the connections still open). What the readers keep of the databases they read.
  */
 async function manyDatabases(serverPid: number, port: number) {
   const clients = await Promise.all(Array.from({ length: 16 }, () => client(port)));
@@ -233,6 +235,9 @@ async function manyDatabases(serverPid: number, port: number) {
     );
     figures[`databases_${MANY_DATABASES}_round_${round}_mb`] = (await settle(serverPid)) / 1e6;
   }
+  // Closed after SHARED_HANDLE_IDLE_MS, by a sweep every third of it.
+  await Bun.sleep((SHARED_HANDLE_IDLE_MS * 4) / 3);
+  figures[`databases_${MANY_DATABASES}_idle_mb`] = (await settle(serverPid)) / 1e6;
   for (const c of clients) c.close();
   return figures;
 }

@@ -70,6 +70,15 @@ const MAX_SHARED_TOTAL = 100_000n;
  */
 export const MAX_SHARED_HANDLES = 256;
 
+/**
+ * And closes one unused for this long (see closeIdleShared), so that a burst of reads across
+ * many databases does not keep its memory for good.
+ */
+export const SHARED_HANDLE_IDLE_MS = 30_000;
+
+/** The session number under which a reader keeps its shared handles: no session's. */
+const SHARED = 0;
+
 /** Attempts at a shared read whose database's schema changed while it ran. */
 const MAX_READ_ATTEMPTS = 3;
 
@@ -80,6 +89,8 @@ export class Sessions {
   readonly #handles = new Map<number, Map<string, Database>>();
   /** Sessions that ran a statement leaving connection state (see leavesConnectionState). */
   readonly #stateful = new Set<number>();
+  /** When each shared handle was last used (performance.now()). */
+  readonly #lastUsed = new WeakMap<Database, number>();
 
   /**
    * `gate`: where this Worker's autocommit writes take turns with other Workers' (see
@@ -119,7 +130,7 @@ export class Sessions {
   }
 
   #run(db: string, sql: string, place: Place): Outcome | { kind: "unsafeName" } {
-    const session = place.own ? place.session : 0;
+    const session = place.own ? place.session : SHARED;
     let handles = this.#handles.get(session);
     if (!handles) this.#handles.set(session, (handles = new Map()));
     let handle = handles.get(db);
@@ -135,6 +146,7 @@ export class Sessions {
         handles.delete(db);
         handles.set(db, handle);
       }
+      if (!place.own) this.#lastUsed.set(handle, performance.now());
       if (place.own && place.seed !== null) seed(handle, parseCounters(place.seed));
       return this.#runOne(handle, db, sql, place);
     } catch (error) {
@@ -167,6 +179,17 @@ export class Sessions {
         handle.close();
         handles.delete(name);
       }
+    }
+  }
+
+  /** Closes the shared handles unused for `idleMs` before `now`. */
+  closeIdleShared(now = performance.now(), idleMs = SHARED_HANDLE_IDLE_MS): void {
+    const handles = this.#handles.get(SHARED);
+    if (!handles) return;
+    for (const [db, handle] of handles) {
+      if (now - (this.#lastUsed.get(handle) ?? 0) < idleMs) return; // the rest were used later
+      handles.delete(db);
+      handle.close();
     }
   }
 

@@ -3,12 +3,14 @@
 
 import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
 import { PollingFlag, PostedCount, RequestPoller } from "./poll";
-import { Sessions, type SessionReply } from "./sessions";
+import { SHARED_HANDLE_IDLE_MS, Sessions, type SessionReply } from "./sessions";
 import { WriteGate } from "./write-gate";
 
 declare const self: Worker;
 
 let sessions: Sessions | null = null;
+/** Closes the shared handles left idle, in a reader: started by its first read. */
+let idleSweep: Timer | null = null;
 let claims: Int32Array | null = null;
 /** Watches for the next request after each answer (poll.ts). */
 let poller: RequestPoller | null = null;
@@ -44,6 +46,7 @@ function handle(request: WorkerRequest): SessionReply {
   if (!sessions || !claims) throw new Error("worker used before init");
   switch (request.kind) {
     case "read":
+      idleSweep ??= setInterval(() => sessions?.closeIdleShared(), SHARED_HANDLE_IDLE_MS / 3);
       // Sent to another reader too, and already taken there: that reader answers it.
       if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
       return sessions.shared(request.db, request.sql, request.write);

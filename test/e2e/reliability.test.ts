@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { MAX_SHARED_HANDLES } from "../../src/sessions";
+import { MAX_SHARED_HANDLES, SHARED_HANDLE_IDLE_MS } from "../../src/sessions";
 import { openDatabases } from "../open-databases";
 import { connect, count, frame, query, roundTrip, rssOf, startServer, tempFolder, type Client } from "./harness";
 
@@ -76,6 +76,19 @@ describe("memory stays bounded", () => {
     expect(open).not.toContain("d0.db");
     expect(await client.request(query("d0.db", "SELECT 1 AS one"))).toBe(one);
   });
+
+  test("a database left unread is closed by the readers after a while, the connection still open", async () => {
+    await using server = await startServer(["--workers", "2"]);
+    const folder = realpathSync(server.folder);
+    await using client = await connect(server.port);
+    for (const db of ["a.db", "b.db"]) expect(await client.request(query(db, "SELECT 1 AS one"))).toBe('{"columns":["one"],"data":[{"one":1}]}');
+    expect(openDatabases(server.proc.pid, folder)).toEqual(["a.db", "b.db"]);
+    // Closed SHARED_HANDLE_IDLE_MS after their last use, by a sweep every third of that.
+    const deadline = performance.now() + (SHARED_HANDLE_IDLE_MS * 4) / 3 + 5000;
+    while (openDatabases(server.proc.pid, folder).length > 0 && performance.now() < deadline) await Bun.sleep(250);
+    expect(openDatabases(server.proc.pid, folder)).toEqual([]);
+    expect(await client.request(query("a.db", "SELECT 2 AS two"))).toBe('{"columns":["two"],"data":[{"two":2}]}');
+  }, 60_000);
 
   test("200 clients announcing 16 MB requests and trickling them: RSS grows by less than the 256 MB budget", async () => {
     await using server = await startServer(["--workers", "2"]);

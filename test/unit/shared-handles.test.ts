@@ -65,3 +65,25 @@ test("a session's own handles are not capped: they belong to its connection", ()
     sessions.closeAll();
   }
 });
+
+test("shared handles unused for a while are closed; those used since stay open", () => {
+  const sessions = new Sessions(folder, 1000, null);
+  const read = (db: string) => text(sessions.shared(db, "SELECT 1 AS one", null));
+  try {
+    read("a.db");
+    read("b.db");
+    const mid = performance.now();
+    read("a.db"); // used again: now b.db is idle longest
+    read("c.db");
+    const now = performance.now();
+    sessions.closeIdleShared(now, 10 * (now - mid));
+    expect(openDatabases("self", folder)).toEqual(["a.db", "b.db", "c.db"]);
+    sessions.closeIdleShared(now, now - mid); // b.db was last used before mid, a.db and c.db after
+    expect(openDatabases("self", folder)).toEqual(["a.db", "c.db"]);
+    sessions.closeIdleShared(now + 1, 1);
+    expect(openDatabases("self", folder)).toEqual([]);
+    expect(read("b.db")).toBe('{"columns":["one"],"data":[{"one":1}]}');
+  } finally {
+    sessions.closeAll();
+  }
+});
