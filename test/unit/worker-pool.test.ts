@@ -265,18 +265,37 @@ describe("WorkerPool scheduling", () => {
     expect([await a.answer, await b.answer]).toEqual(["SELECT a", "SELECT b"]);
   });
 
+  /** After `warmUp`, reader 0 answers `count` reads that each took `ms`. */
+  const slowReads = async ({ workers, clock, start }: ReturnType<typeof setup>, count: number, ms: number) => {
+    for (let i = 0; i < count; i++) {
+      const slow = await start("SELECT slow");
+      clock.tick(ms);
+      workers[0]!.step();
+      await slow.answer;
+    }
+  };
+
   test("a read does not queue behind a reader whose reads have been taking long while a permit is free", async () => {
-    const { workers, clock, start, warmUp } = setup(2);
-    const [reader0, reader1] = workers as [FakeWorker, FakeWorker];
-    await warmUp(100);
-    const slow = await start("SELECT slow");
-    clock.tick(10 * HOLD_UP_MS);
-    reader0.step();
-    await slow.answer;
-    const a = await start("SELECT a");
-    const b = await start("SELECT b");
+    const pool = setup(2);
+    const [reader0, reader1] = pool.workers as [FakeWorker, FakeWorker];
+    await pool.warmUp(100);
+    await slowReads(pool, 16, 10 * HOLD_UP_MS);
+    const a = await pool.start("SELECT a");
+    const b = await pool.start("SELECT b");
     expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT a"], ["SELECT b"]]);
     expect([reader0.step(), reader1.step()]).toEqual(["SELECT a", "SELECT b"]);
+    expect([await a.answer, await b.answer]).toEqual(["SELECT a", "SELECT b"]);
+  });
+
+  test("one long gap between a quick reader's answers does not make it slow: reads still gather behind it", async () => {
+    const pool = setup(2);
+    const [reader0, reader1] = pool.workers as [FakeWorker, FakeWorker];
+    await pool.warmUp(100);
+    await slowReads(pool, 1, 10 * HOLD_UP_MS); // a WAL checkpoint, say, or the thread losing its core
+    const a = await pool.start("SELECT a");
+    const b = await pool.start("SELECT b"); // reader0 at work and quick: no need to wake reader1
+    expect([reader0.waiting, reader1.waiting]).toEqual([["SELECT a", "SELECT b"], []]);
+    expect([reader0.step(), reader0.step()]).toEqual(["SELECT a", "SELECT b"]);
     expect([await a.answer, await b.answer]).toEqual(["SELECT a", "SELECT b"]);
   });
 
