@@ -25,7 +25,7 @@ export const QUICK_READ_MS = 0.1;
  * than QUICK_READ_MS to make it slow, while one long gap (a WAL checkpoint, the thread losing
  * its core for a few ms) no longer marks a reader of quick reads slow for its next ~32
  * answers, waking the other reader meanwhile. A statement that stays slow is the stall
- * check's (HOLD_UP_MS). Measured: mixed_16c +15%, point_16c +6% (docs/performance-log.md).
+ * check's (HOLD_UP_MS). Measured by hand: mixed_16c +13%, point_16c +18% (docs/performance-log.md).
  */
 export const MAX_COUNTED_GAP_MS = 0.5;
 
