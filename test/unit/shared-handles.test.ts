@@ -87,3 +87,20 @@ test("shared handles unused for a while are closed; those used since stay open",
     sessions.closeAll();
   }
 });
+
+test("a shared write on a database whose handle was closed carries the session's counters to the new one", () => {
+  const sessions = new Sessions(folder, 1000, null, 1);
+  const write = (db: string, sql: string, counters: string) => sessions.shared(db, sql, { counters, since: Date.now() });
+  try {
+    expect(text(sessions.query(1, "x.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v)"))).toBe('{"columns":[],"data":[]}');
+    sessions.endSession(1);
+    const first = write("x.db", "INSERT INTO t (id, v) VALUES (41, 'a')", "0,0,0");
+    expect(first.kind === "rowsUtf8" && first.counters).toBe("41,1,1");
+    text(sessions.shared("y.db", "SELECT 1", null)); // closes x.db's shared handle
+    expect(openDatabases("self", folder)).toEqual(["y.db"]);
+    const second = write("x.db", "UPDATE t SET v = 'b' WHERE id = 41", first.kind === "rowsUtf8" ? first.counters! : "");
+    expect(second.kind === "rowsUtf8" && second.counters).toBe("41,1,2");
+  } finally {
+    sessions.closeAll();
+  }
+});
