@@ -23,9 +23,14 @@ export class Session {
   readonly #ownDbs = new Set<string>();
   /**
    * Per database the session wrote on readers' handles: the counters its own handle would
-   * show, valid while the database is not deleted (deleting it resets them, as it closes handles).
+   * show, until the database is deleted (which resets them, as it closes handles).
    */
-  readonly #counters = new Map<string, { text: string; generation: number }>();
+  readonly #counters = new Map<string, string>();
+  /**
+   * Per database the session has written or waited on: how many times every handle to it was
+   * closed (DELETE_DB) since. What was read or sent before the count moved is void.
+   */
+  readonly #closings = new Map<string, number>();
 
   constructor(
     readonly id: number,
@@ -49,10 +54,11 @@ export class Session {
   #sharedWriteTurn(turn: Turn): Turn {
     return {
       run: async (db, sql) => {
-        const generation = this.pool.generation(db);
-        const reply = await turn.run(db, sql, this.#keptCounters(db, generation) ?? formatCounters(ZERO_COUNTERS));
-        if ((reply.kind === "rows" || reply.kind === "sqlError") && reply.counters !== null) {
-          this.#counters.set(db, { text: reply.counters, generation });
+        const closings = this.#closingsOf(db);
+        const reply = await turn.run(db, sql, this.#counters.get(db) ?? formatCounters(ZERO_COUNTERS));
+        const closed = this.#closings.get(db) !== closings; // the counters came from a handle closed since
+        if ((reply.kind === "rows" || reply.kind === "sqlError") && reply.counters !== null && !closed) {
+          this.#counters.set(db, reply.counters);
         }
         return reply;
       },
@@ -60,15 +66,24 @@ export class Session {
     };
   }
 
-  #keptCounters(db: string, generation: number): string | null {
-    const kept = this.#counters.get(db);
-    return kept && kept.generation === generation ? kept.text : null;
+  /** Called by the pool as every handle to `db` is closed (DELETE_DB): its counters are void. */
+  databaseClosed(db: string): void {
+    this.#counters.delete(db);
+    const closings = this.#closings.get(db);
+    if (closings !== undefined) this.#closings.set(db, closings + 1);
+  }
+
+  /** How many times `db`'s handles were closed, counted from now on. */
+  #closingsOf(db: string): number {
+    const closings = this.#closings.get(db) ?? 0;
+    this.#closings.set(db, closings);
+    return closings;
   }
 
   async #runOwn(db: string, sql: string): Promise<WorkerReply> {
     const thread = (this.#thread ??= this.pool.place());
     // Its first statement on `db` sets the new handle to the counters kept so far.
-    const seed = this.#ownDbs.has(db) ? null : this.#keptCounters(db, this.pool.generation(db));
+    const seed = this.#ownDbs.has(db) ? null : (this.#counters.get(db) ?? null);
     this.#ownDbs.add(db);
     this.#counters.delete(db);
     const reply = await this.#untilNotBusy(thread, { kind: "query", session: this.id, db, sql, seed, sharedSince: null });
@@ -88,11 +103,11 @@ export class Session {
    */
   async #untilNotBusy(thread: Thread, query: QueryRequest): Promise<WorkerReply> {
     const request = thread.sessions > 1 ? { ...query, sharedSince: Date.now() } : query;
-    const generation = this.pool.generation(query.db);
+    const closings = this.#closingsOf(query.db);
     let reply = await thread.request(request);
     for (let attempt = 0; reply.kind === "busy"; attempt++) {
       await this.pool.pause(Math.min(BUSY_PAUSES_MS[Math.min(attempt, BUSY_PAUSES_MS.length - 1)]!, reply.leftMs));
-      if (this.#ended || this.pool.generation(query.db) !== generation) {
+      if (this.#ended || this.#closings.get(query.db) !== closings) {
         return { kind: "sqlError", code: SQLITE_BUSY, message: "database is locked", pinned: this.#pinned, counters: null };
       }
       reply = await thread.request({ ...request, seed: null }); // the first attempt set the counters
@@ -104,6 +119,6 @@ export class Session {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    if (this.#thread) this.pool.release(this.#thread, this.id);
+    this.pool.release(this.#thread, this);
   }
 }

@@ -82,8 +82,8 @@ export class WorkerPool {
   #waitingReads: ReadGroup | null = null;
   /** Databases whose handles are being closed: their reads are not copied to another reader. */
   readonly #closingDbs = new Map<string, number>();
-  /** How many times each database's handles were all closed (by DELETE_DB). */
-  readonly #generations = new Map<string, number>();
+  /** Sessions not yet ended: told when a database's handles are all closed (DELETE_DB). */
+  readonly #sessions = new Set<Session>();
   #nextSession = 1;
   #closing = false;
   readonly #clock: Clock;
@@ -101,7 +101,9 @@ export class WorkerPool {
   }
 
   openSession(): Session {
-    return new Session(this.#nextSession++, this);
+    const session = new Session(this.#nextSession++, this);
+    this.#sessions.add(session);
+    return session;
   }
 
   /** A turn on a reader: a free permit and an idle reader, a place behind a busy one, or a wait. */
@@ -183,7 +185,10 @@ export class WorkerPool {
   }
 
   /** Called by Session.end(): closes its handles, and retires the Worker if it is surplus. */
-  release(thread: Thread, session: number): void {
+  release(thread: Thread | null, ended: Session): void {
+    this.#sessions.delete(ended);
+    if (!thread) return;
+    const session = ended.id;
     thread.sessions--;
     if (thread.dead) return;
     // Retire only after the handles are closed: a Worker terminated with a handle open
@@ -201,14 +206,9 @@ export class WorkerPool {
     return new Promise((resolve) => this.#clock.after(ms, resolve));
   }
 
-  /** Counts the times every handle to `db` was closed: a session's counters from before are void. */
-  generation(db: string): number {
-    return this.#generations.get(db) ?? 0;
-  }
-
   /** Every handle to `db` (readers' and sessions') is closed when this resolves. */
   async closeDatabase(db: string): Promise<void> {
-    this.#generations.set(db, this.generation(db) + 1);
+    for (const session of this.#sessions) session.databaseClosed(db); // their counters from before are void
     this.#closingDbs.set(db, (this.#closingDbs.get(db) ?? 0) + 1);
     try {
       const holders = [...this.#readers, ...[...this.#threads].filter((t) => t.sessions > 0)];

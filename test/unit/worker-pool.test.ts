@@ -606,4 +606,19 @@ describe("a session's counters while it writes on readers", () => {
     const own = await runOne(workers, session, "a.db", "BEGIN", null);
     expect(own.request).toMatchObject({ kind: "query", seed: null });
   });
+
+  test("a write answered after its database's handles were closed leaves no counters behind", async () => {
+    const { pool, workers } = setup(1);
+    const session = pool.openSession();
+    await runOne(workers, session, "a.db", "INSERT INTO t VALUES (1)", "7,1,1");
+    using turn = await session.turn("a.db", "INSERT INTO t VALUES (2)", false);
+    const answered = turn.run("a.db", "INSERT INTO t VALUES (2)");
+    const closed = pool.closeDatabase("a.db"); // while the write is on its way
+    workers[0]!.answer({ kind: "sqlError", code: 19, message: "m", pinned: false, counters: "8,1,2" });
+    await answered;
+    workers[0]!.step();
+    await closed;
+    // The handle that counted 8 is gone: the next write starts from nothing, as a new handle would.
+    expect((await runOne(workers, session, "a.db", "INSERT INTO t VALUES (3)", "1,1,1")).request).toMatchObject({ write: { counters: "0,0,0" } });
+  });
 });
