@@ -71,8 +71,8 @@ const MAX_SHARED_TOTAL = 100_000n;
 export const MAX_SHARED_HANDLES = 256;
 
 /**
- * And closes one unused for this long (see closeIdleShared), so that a burst of reads across
- * many databases does not keep its memory for good.
+ * A reader also closes a shared handle unused for this long (see closeIdleShared), so that a
+ * burst of reads across many databases does not keep its memory for good.
  */
 export const SHARED_HANDLE_IDLE_MS = 30_000;
 

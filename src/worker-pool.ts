@@ -184,7 +184,10 @@ export class WorkerPool {
     return least;
   }
 
-  /** Called by Session.end(): closes its handles, and retires the Worker if it is surplus. */
+  /**
+   * Called by Session.end(): forgets the session, closes its handles on its Worker (if it had
+   * one), and retires that Worker if it is surplus.
+   */
   release(thread: Thread | null, ended: Session): void {
     this.#sessions.delete(ended);
     if (!thread) return;
