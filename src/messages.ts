@@ -42,9 +42,11 @@ export type WorkerRequest =
   /**
    * Run on the session's own handle, set first to the counters `seed` if given (see counters.ts).
    * `sharedSince`: the session shares its Worker, and the statement was first sent then
-   * (Date.now()): it must not wait for locks there (see Sessions.query).
+   * (Date.now()): it must not wait for locks there (see Sessions.query). `refresh`: the
+   * session's statements on `db` ran on shared handles since its own handle's last one, so
+   * that handle's idea of the schema may be old (see Sessions.query).
    */
-  | { kind: "query"; session: number; db: string; sql: string; seed: string | null; sharedSince: number | null }
+  | { kind: "query"; session: number; db: string; sql: string; seed: string | null; sharedSince: number | null; refresh: boolean }
   /**
    * Run on this reader's shared handle, if it is a read, or with `write` an autocommit write
    * (see Sessions.shared); `claim` < 0: no flag.
@@ -78,7 +80,9 @@ export function encodeRequest(request: WorkerRequest): string | InitRequest {
     case "init":
       return request;
     case "query":
-      return "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + (request.sharedSince ?? "") + SEP + request.sql;
+      return (
+        "Q" + request.session + SEP + request.db + SEP + (request.seed ?? "") + SEP + (request.sharedSince ?? "") + SEP + (request.refresh ? "1" : "") + SEP + request.sql
+      );
     case "read":
       if (request.write === null) return "R" + request.claim + SEP + request.db + SEP + request.sql;
       return "W" + request.claim + SEP + request.db + SEP + request.write.counters + SEP + request.write.since + SEP + request.sql;
@@ -104,8 +108,8 @@ export function decodeRequest(message: string | InitRequest): WorkerRequest {
       return { kind: "read", claim: Number(claim), db, sql, write: { counters, since: Number(since) } };
     }
     case "Q": {
-      const [session, db, seed, since, sql] = fields(body, 5);
-      return { kind: "query", session: Number(session), db, sql, seed: seed === "" ? null : seed, sharedSince: since === "" ? null : Number(since) };
+      const [session, db, seed, since, refresh, sql] = fields(body, 6);
+      return { kind: "query", session: Number(session), db, sql, seed: seed === "" ? null : seed, sharedSince: since === "" ? null : Number(since), refresh: refresh === "1" };
     }
     case "S":
       return { kind: "endSession", session: Number(body) };

@@ -21,6 +21,8 @@ export class Session {
   #ended = false;
   /** Databases the session has used its own handle for: their writes stay on it. */
   readonly #ownDbs = new Set<string>();
+  /** Databases whose statements went to shared handles since the session's own handle's last one. */
+  readonly #ranElsewhere = new Set<string>();
   /**
    * Per database the session wrote on readers' handles: the counters its own handle would
    * show, until the database is deleted (which resets them, as it closes handles).
@@ -45,7 +47,10 @@ export class Session {
   async turn(db: string, sql: string, own: boolean): Promise<Turn> {
     if (!own && !this.#pinned) {
       if (!this.#ownDbs.has(db) && mayWriteAnywhere(sql)) return this.#sharedWriteTurn(await this.pool.writeTurn(db));
-      if (mayReadAnywhere(sql)) return this.pool.readTurn();
+      if (mayReadAnywhere(sql)) {
+        if (this.#ownDbs.has(db)) this.#ranElsewhere.add(db);
+        return this.pool.readTurn();
+      }
     }
     return this.pool.permitTurn((db, sql) => this.#runOwn(db, sql));
   }
@@ -86,7 +91,8 @@ export class Session {
     const seed = this.#ownDbs.has(db) ? null : (this.#counters.get(db) ?? null);
     this.#ownDbs.add(db);
     this.#counters.delete(db);
-    const reply = await this.#untilNotBusy(thread, { kind: "query", session: this.id, db, sql, seed, sharedSince: null });
+    const refresh = this.#ranElsewhere.delete(db);
+    const reply = await this.#untilNotBusy(thread, { kind: "query", session: this.id, db, sql, seed, sharedSince: null, refresh });
     if (reply.kind === "rows" || reply.kind === "sqlError") this.#pinned = reply.pinned;
     return reply;
   }

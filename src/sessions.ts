@@ -38,7 +38,7 @@ type Place =
    * `seed`: counters to set a handle to before its first statement, kept while it ran on
    * shared ones. `sharedSince`: see query.
    */
-  | { own: true; session: number; seed: string | null; sharedSince: number | null }
+  | { own: true; session: number; seed: string | null; sharedSince: number | null; refresh: boolean }
   /** `write`: the session's counters, when it may write here; null: reads only. */
   | { own: false; write: SharedWrite | null };
 
@@ -109,10 +109,12 @@ export class Sessions {
    * does not wait for a lock: the lock may be held by another session of this Worker, whose
    * COMMIT could not run while this one sleeps in SQLite's busy handler. It answers `busy`
    * instead, for the main thread to send it again, until the handle's busy_timeout has passed
-   * since `sharedSince`; then, like the busy handler, it fails with SQLITE_BUSY.
+   * since `sharedSince`; then, like the busy handler, it fails with SQLITE_BUSY. With
+   * `refresh` (the session's statements ran on shared handles meanwhile), the handle first
+   * brings its idea of the schema up to date, as those statements would have on it.
    */
-  query(session: number, db: string, sql: string, seed: string | null = null, sharedSince: number | null = null): SessionReply {
-    const outcome = this.#run(db, sql, { own: true, session, seed, sharedSince });
+  query(session: number, db: string, sql: string, seed: string | null = null, sharedSince: number | null = null, refresh = false): SessionReply {
+    const outcome = this.#run(db, sql, { own: true, session, seed, sharedSince, refresh });
     if (outcome.kind !== "rowsUtf8" && outcome.kind !== "sqlError") return outcome;
     return { ...outcome, pinned: this.#pinned(session) };
   }
@@ -148,6 +150,7 @@ export class Sessions {
       }
       if (!place.own) this.#lastUsed.set(handle, performance.now());
       if (place.own && place.seed !== null) seed(handle, parseCounters(place.seed));
+      if (place.own && place.refresh) refreshSchema(handle);
       return this.#runOne(handle, db, sql, place);
     } catch (error) {
       return sqlErrorOutcome(error);
@@ -361,6 +364,16 @@ function makeRoom(handles: Map<string, Database>, max: number): void {
   const [db, oldest] = handles.entries().next().value!;
   handles.delete(db);
   oldest.close();
+}
+
+/**
+ * Brings a handle's cached schema up to date: a statement that reads `main` checks the schema
+ * version as it starts, and SQLite loads the schema again if it moved. A statement compiled
+ * against an old schema (a DROP VIEW IF EXISTS of a view dropped since, say) may need the
+ * write lock before SQLite finds that out, and so wait for a lock it does not need.
+ */
+function refreshSchema(handle: Database): void {
+  handle.query("SELECT 1 FROM main.sqlite_schema LIMIT 0").run();
 }
 
 /** For the session's own handle to run instead. */

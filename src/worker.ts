@@ -51,7 +51,7 @@ function handle(request: WorkerRequest): SessionReply {
       if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
       return sessions.shared(request.db, request.sql, request.write);
     case "query":
-      return sessions.query(request.session, request.db, request.sql, request.seed, request.sharedSince);
+      return sessions.query(request.session, request.db, request.sql, request.seed, request.sharedSince, request.refresh);
     case "endSession":
       sessions.endSession(request.session);
       return { kind: "done" };

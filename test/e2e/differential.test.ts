@@ -214,7 +214,8 @@ describe("with a session Worker each", () => {
     await server[Symbol.asyncDispose]();
   });
 
-  for (const seed of [1, 2, 3]) {
+  // 107 found a session's own handle with an old copy of the schema (see Sessions.query's refresh).
+  for (const seed of [1, 2, 3, 107]) {
     test(`seed ${seed}: every response is what plain SQLite connections give`, async () => {
       await differential(server, seed);
       expect(server.proc.exitCode).toBeNull();

@@ -167,6 +167,24 @@ describe("sessions", () => {
     expect(await a.request(query("own.db", "SELECT COUNT(*) AS n FROM t"))).toBe('{"columns":["n"],"data":[{"n":5}]}');
   });
 
+  test("a connection's own handle knows the schema its reads elsewhere saw: no stale DROP ... IF EXISTS waits for a lock", async () => {
+    await using b = await connect(server.port);
+    await using a = await connect(server.port);
+    await using c = await connect(server.port);
+    expect(await b.request(query("schema.db", "CREATE TABLE t(x)"))).toBe(EMPTY); // b's own handle
+    expect(await b.request(query("schema.db", "CREATE VIEW v AS SELECT 1 AS one"))).toBe(EMPTY);
+    expect(await a.request(query("schema.db", "DROP VIEW v"))).toBe(EMPTY);
+    // On one sqlite3 connection this read would load the schema without v; here it runs on a reader.
+    expect(await b.request(query("schema.db", "SELECT x FROM t"))).toBe('{"columns":["x"],"data":[]}');
+    expect(await c.request(query("schema.db", "BEGIN IMMEDIATE"))).toBe(EMPTY);
+    try {
+      // Compiled against a schema that still had v, this would be a real DROP, waiting for c's lock.
+      expect(await b.request(query("schema.db", "DROP VIEW IF EXISTS v"))).toBe(EMPTY);
+    } finally {
+      await c.request(query("schema.db", "COMMIT"));
+    }
+  });
+
   test("a new database file is created in the folder on first QUERY", async () => {
     await using a = await connect(server.port);
     await a.request(query("fresh.db", "SELECT 1"));

@@ -5,8 +5,8 @@ describe("worker messages", () => {
   test("requests survive the trip, whatever the SQL holds", () => {
     const requests: WorkerRequest[] = [
       { kind: "init", folder: "/srv/data dir", busyTimeoutMs: 5000, claims: new SharedArrayBuffer(8), gates: new SharedArrayBuffer(8), owner: 3, polling: new SharedArrayBuffer(4), posted: new SharedArrayBuffer(4), pollMs: 0.1 },
-      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'", seed: null, sharedSince: null },
-      { kind: "query", session: 42, db: "a.db", sql: "SELECT last_insert_rowid()", seed: "-9223372036854775808,3,12", sharedSince: 1763700000123 },
+      { kind: "query", session: 42, db: "a\tb.db", sql: "SELECT '\0;\n'", seed: null, sharedSince: null, refresh: false },
+      { kind: "query", session: 42, db: "a.db", sql: "SELECT last_insert_rowid()", seed: "-9223372036854775808,3,12", sharedSince: 1763700000123, refresh: true },
       { kind: "read", claim: 0, db: "x.db", sql: "SELECT 1", write: null },
       { kind: "read", claim: -1, db: "y.db", sql: "SELECT ';'\0", write: null },
       { kind: "read", claim: 5, db: "y.db", sql: "INSERT INTO t VALUES ('\0')", write: { counters: "0,0,0", since: 1763700000123 } },
