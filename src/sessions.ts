@@ -142,15 +142,17 @@ export class Sessions {
         if (path === null) return { kind: "unsafeName" };
         if (!place.own) makeRoom(handles, this.maxSharedHandles);
         handle = this.#open(path);
+      }
+      if (place.own) {
         handles.set(db, handle);
-      } else if (!place.own) {
+        if (place.seed !== null) seed(handle, parseCounters(place.seed));
+        if (place.refresh) refreshSchema(handle);
+      } else {
         // Shared handles are kept in the order they were last used, the least recent first.
         handles.delete(db);
         handles.set(db, handle);
+        this.#lastUsed.set(handle, performance.now());
       }
-      if (!place.own) this.#lastUsed.set(handle, performance.now());
-      if (place.own && place.seed !== null) seed(handle, parseCounters(place.seed));
-      if (place.own && place.refresh) refreshSchema(handle);
       return this.#runOne(handle, db, sql, place);
     } catch (error) {
       return sqlErrorOutcome(error);
