@@ -1,9 +1,10 @@
-// `npm run bench [-- --seconds 5 --target name=host:port ...]`
+// `npm run bench [-- --seconds 3 --rounds 3 --target name=host:port ...]`
 //
 // Builds the binary and the C load tools (scripts/bench/, with gcc -O2), prepares bench.db as
 // ../shared/bench/README.md describes, starts sqlite3-server with --workers 2 and the echo
-// floor, and drives every scenario against each (and against any --target, e.g. the C++ or
-// Rust server you run today, serving a folder with the same bench.db). Then measures memory
+// floor, and drives every scenario against each in turn, --rounds times (and against any
+// --target, e.g. the C++ or Rust server you run today, serving a folder with the same
+// bench.db); a scenario's figures are those of its round with the median ratio. Then measures memory
 // and how a large SELECT scales. Prints Markdown tables; --json writes the raw figures too.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -18,7 +19,8 @@ import { cpuByThread, cpuMicros, type ThreadCpu } from "./bench/cpu-time";
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
     warmup: { type: "string", default: "1" },
     target: { type: "string", multiple: true, default: [] },
     json: { type: "string" },
@@ -29,6 +31,13 @@ const root = join(import.meta.dir, "..");
 const dist = join(root, "dist");
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
+/**
+ * Each scenario runs this many times against the floor and then the server, and reports the
+ * round with the median ratio: at one connection, one run of the floor or the server alone
+ * can be 1.5x faster or slower than the next (thread placement on the VM's cores), and a
+ * single pair turned that into the ratio.
+ */
+const ROUNDS = Number(values.rounds);
 /** `--only`: scenarios and memory parts (memory, with_state_64, databases, scaling) by name; all if omitted. */
 const ONLY = values.only ? new Set(values.only.split(",")) : null;
 const wanted = (part: string) => ONLY === null || ONLY.has(part);
@@ -265,6 +274,26 @@ async function scaling(serverPid: number, port: number) {
   return rows;
 }
 
+type Measured = Awaited<ReturnType<typeof drive>>;
+/** One round of a scenario: the floor, then the server, then each --target. */
+type Round = { floor: Measured; server: Measured; targets: Measured[] };
+
+/** `of(round)`'s req/s over the floor's in the same round. */
+const ratio = (round: Round, of: (round: Round) => Measured) => of(round).rps / round.floor.rps;
+
+/** The round in which `of` had the median ratio (the lower middle one for an even count). */
+function medianRound(rounds: Round[], of: (round: Round) => Measured): Round {
+  const sorted = [...rounds].sort((a, b) => ratio(a, of) - ratio(b, of));
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** The median ratio, then the range over the rounds: `0.98 (0.95–1.10)`. */
+function ratioCell(rounds: Round[], of: (round: Round) => Measured): string {
+  const ratios = rounds.map((round) => ratio(round, of)).sort((a, b) => a - b);
+  const median = ratio(medianRound(rounds, of), of).toFixed(2);
+  return ratios.length === 1 ? median : `${median} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)})`;
+}
+
 function cpuColumn(floor: CpuPerRequest, server: CpuPerRequest): string {
   return `${floor.cpu_us_per_req.toFixed(1)} / ${server.cpu_us_per_req.toFixed(1)} (${server.main_thread_us_per_req.toFixed(1)})`;
 }
@@ -305,7 +334,7 @@ async function main() {
     const at = address.lastIndexOf(":");
     return { name, host: address.slice(0, at), port: Number(address.slice(at + 1)) };
   });
-  const results: Record<string, unknown> = { seconds: SECONDS, warmup: WARMUP, bun: Bun.version, cores: CORES };
+  const results: Record<string, unknown> = { seconds: SECONDS, warmup: WARMUP, rounds: ROUNDS, bun: Bun.version, cores: CORES };
   try {
     const table: string[] = [
       `| scenario | floor req/s | sqlite3-server req/s | ratio | p50 µs | p99 µs | MB/s | server RSS MB | CPU µs/req floor / server (main thread) |${targets.map((t) => ` ${t.name} req/s | ${t.name} ratio |`).join("")}`,
@@ -313,17 +342,27 @@ async function main() {
     ];
     const budget = [...BUDGET_HEADER];
     for (const scenario of SCENARIOS.filter((s) => wanted(s.name))) {
-      // The floor and the server, back to back, so that both see the same machine.
-      const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario, floor.proc.pid);
-      const ours = await drive(loadgen, "127.0.0.1", server.port, scenario, server.proc.pid);
-      const others: Load[] = [];
-      for (const target of targets) others.push(await drive(loadgen, target.host, target.port, scenario));
-      results[scenario.name] = { floor: floorLoad, server: ours, targets: Object.fromEntries(targets.map((t, i) => [t.name, others[i]])) };
-      const ratio = (load: Load) => (load.rps / floorLoad.rps).toFixed(2);
+      const rounds: Round[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        // The floor and the server, back to back, so that both see the same machine.
+        const floorLoad = await drive(loadgen, "127.0.0.1", floor.port, scenario, floor.proc.pid);
+        const ours = await drive(loadgen, "127.0.0.1", server.port, scenario, server.proc.pid);
+        const others: Measured[] = [];
+        for (const target of targets) others.push(await drive(loadgen, target.host, target.port, scenario));
+        rounds.push({ floor: floorLoad, server: ours, targets: others });
+      }
+      results[scenario.name] = { rounds: rounds.map((round) => ({ ...round, targets: Object.fromEntries(targets.map((t, i) => [t.name, round.targets[i]])) })) };
+      const { floor: floorLoad, server: ours } = medianRound(rounds, (round) => round.server);
+      const peakRss = Math.max(...rounds.map((round) => round.server.rss_mb!));
+      const errors = rounds.reduce((n, round) => n + round.server.errors, 0);
+      const targetCells = targets.map((_, i) => {
+        const of = (round: Round) => round.targets[i]!;
+        return ` ${of(medianRound(rounds, of)).rps.toFixed(0)} | ${ratioCell(rounds, of)} |`;
+      });
       table.push(
-        `| ${scenario.name} | ${floorLoad.rps.toFixed(0)} | ${ours.rps.toFixed(0)} | ${ratio(ours)} | ${ours.p50_us} | ${ours.p99_us} | ${ours.mb_in_per_s.toFixed(1)} | ${ours.rss_mb!.toFixed(0)} | ${cpuColumn(floorLoad.cpu!, ours.cpu!)} |` +
-          others.map((o) => ` ${o.rps.toFixed(0)} | ${ratio(o)} |`).join("") +
-          (ours.errors > 0 ? ` (${ours.errors} errors)` : ""),
+        `| ${scenario.name} | ${floorLoad.rps.toFixed(0)} | ${ours.rps.toFixed(0)} | ${ratioCell(rounds, (round) => round.server)} | ${ours.p50_us} | ${ours.p99_us} | ${ours.mb_in_per_s.toFixed(1)} | ${peakRss.toFixed(0)} | ${cpuColumn(floorLoad.cpu!, ours.cpu!)} |` +
+          targetCells.join("") +
+          (errors > 0 ? ` (${errors} errors)` : ""),
       );
       budget.push(budgetRow(scenario, floorLoad, ours, ours.cpu!));
       console.error(`${scenario.name}: done`);
