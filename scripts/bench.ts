@@ -281,16 +281,18 @@ type Round = { floor: Measured; server: Measured; targets: Measured[] };
 /** `of(round)`'s req/s over the floor's in the same round. */
 const ratio = (round: Round, of: (round: Round) => Measured) => of(round).rps / round.floor.rps;
 
-/** The round in which `of` had the median ratio (the lower middle one for an even count). */
+/** The middle item (the lower middle one for an even count) of items sorted ascending. */
+const middle = <T>(sorted: T[]): T => sorted[Math.floor((sorted.length - 1) / 2)]!;
+
+/** The round in which `of` had the median ratio. */
 function medianRound(rounds: Round[], of: (round: Round) => Measured): Round {
-  const sorted = [...rounds].sort((a, b) => ratio(a, of) - ratio(b, of));
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return middle([...rounds].sort((a, b) => ratio(a, of) - ratio(b, of)));
 }
 
 /** The median ratio, then the range over the rounds: `0.98 (0.95–1.10)`. */
 function ratioCell(rounds: Round[], of: (round: Round) => Measured): string {
   const ratios = rounds.map((round) => ratio(round, of)).sort((a, b) => a - b);
-  const median = ratio(medianRound(rounds, of), of).toFixed(2);
+  const median = middle(ratios).toFixed(2);
   return ratios.length === 1 ? median : `${median} (${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)})`;
 }
 
