@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { compile } from "./build";
 import { encodeFrame, FrameParser } from "../src/frame-parser";
-import { SHARED_HANDLE_IDLE_MS } from "../src/sessions";
+import { IDLE_SWEEP_MS, SHARED_HANDLE_IDLE_MS } from "../src/sessions";
 import { prepareDatabase, prepareSmallDatabases, ROWS } from "./bench/bench-db";
 import { cpuByThread, cpuMicros, type ThreadCpu } from "./bench/cpu-time";
 
@@ -244,8 +244,8 @@ async function manyDatabases(serverPid: number, port: number) {
     );
     figures[`databases_${MANY_DATABASES}_round_${round}_mb`] = (await settle(serverPid)) / 1e6;
   }
-  // Closed after SHARED_HANDLE_IDLE_MS, by a sweep every third of it.
-  await Bun.sleep((SHARED_HANDLE_IDLE_MS * 4) / 3);
+  // Closed after SHARED_HANDLE_IDLE_MS, by the next sweep.
+  await Bun.sleep(SHARED_HANDLE_IDLE_MS + IDLE_SWEEP_MS);
   figures[`databases_${MANY_DATABASES}_idle_mb`] = (await settle(serverPid)) / 1e6;
   for (const c of clients) c.close();
   return figures;

@@ -76,6 +76,9 @@ export const MAX_SHARED_HANDLES = 256;
  */
 export const SHARED_HANDLE_IDLE_MS = 30_000;
 
+/** How often a reader looks for such handles: one is closed at most this long after it is due. */
+export const IDLE_SWEEP_MS = SHARED_HANDLE_IDLE_MS / 3;
+
 /** The session number under which a reader keeps its shared handles: no session's. */
 const SHARED = 0;
 

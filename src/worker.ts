@@ -3,7 +3,7 @@
 
 import { decodeRequest, encodeReply, rowsMessage, type InitRequest, type WorkerRequest } from "./messages";
 import { PollingFlag, PostedCount, RequestPoller } from "./poll";
-import { SHARED_HANDLE_IDLE_MS, Sessions, type SessionReply } from "./sessions";
+import { IDLE_SWEEP_MS, Sessions, type SessionReply } from "./sessions";
 import { WriteGate } from "./write-gate";
 
 declare const self: Worker;
@@ -46,7 +46,7 @@ function handle(request: WorkerRequest): SessionReply {
   if (!sessions || !claims) throw new Error("worker used before init");
   switch (request.kind) {
     case "read":
-      idleSweep ??= setInterval(() => sessions?.closeIdleShared(), SHARED_HANDLE_IDLE_MS / 3);
+      idleSweep ??= setInterval(() => sessions?.closeIdleShared(), IDLE_SWEEP_MS);
       // Sent to another reader too, and already taken there: that reader answers it.
       if (request.claim >= 0 && Atomics.compareExchange(claims, request.claim, 0, 1) !== 0) return { kind: "skipped" };
       return sessions.shared(request.db, request.sql, request.write);
